@@ -1,0 +1,47 @@
+# modelroute developer commands. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE := $(HOME)/.cache/modelroute
+STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha256sum | cut -c1-16)
+
+# Offline traps (../shared/design/FACTS.md): LiteLLM's bundled price map, no hub lookups.
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+export UV_CACHE_DIR := $(CACHE)/uv
+export MYPY_CACHE_DIR := $(CACHE)/mypy
+export PYTHONPATH :=
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt pyproject.toml
+	@mkdir -p $(CACHE)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q --disable-pip-version-check uv==0.13.9 2>&1 | grep -v "Location '" || true
+	$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -c constraints.txt -e '.[all]' --group dev
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: install
+	$(VENV)/bin/modelroute demo
+
+lint: install
+	$(VENV)/bin/ruff check src integrations tests bench
+	$(VENV)/bin/ruff format --check src integrations tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: install
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV)

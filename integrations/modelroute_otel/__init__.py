@@ -1,0 +1,1 @@
+"""modelroute_otel adapter."""

@@ -1,0 +1,187 @@
+"""Models, their prices, context windows and capabilities.
+
+Prices and capabilities come from LiteLLM's model map, read as data: the JSON file
+`model_prices_and_context_window_backup.json` inside the installed `litellm` package,
+found with `importlib.util.find_spec` without importing LiteLLM (source: LiteLLM,
+https://github.com/BerriAI/litellm). Entries can be overridden or added in config for
+local and private models. Prices are USD per token.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from modelroute.errors import UnknownModelError
+from modelroute.types import Request, Usage
+
+LITELLM_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+TokenCounter = Callable[[str, Request], int]
+"""(model name, request) -> estimated input tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model as the router sees it.
+
+    `name` is the name routes use; `target` what the backend is asked for (for LiteLLM,
+    e.g. `openai/gpt-4o-mini`); `provider` the provider label used in records and spans.
+    Prices are USD per token; `max_input_tokens` is the context window in tokens.
+    """
+
+    name: str
+    provider: str | None = None
+    target: str | None = None
+    input_cost_per_token: float = 0.0
+    output_cost_per_token: float = 0.0
+    cached_input_cost_per_token: float | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    supports_tools: bool = True
+    supports_vision: bool = False
+    supports_json_schema: bool = True
+    supports_streaming: bool = True
+    api_base: str | None = None
+    api_key_env: str | None = None
+
+    @property
+    def call_name(self) -> str:
+        """The model name sent to the backend."""
+        return self.target or self.name
+
+    def cost(self, usage: Usage) -> float:
+        """USD cost of `usage` at this model's prices (cached input at its own price)."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_price = (
+            self.cached_input_cost_per_token
+            if self.cached_input_cost_per_token is not None
+            else self.input_cost_per_token
+        )
+        return (
+            (usage.input_tokens - cached) * self.input_cost_per_token
+            + cached * cached_price
+            + usage.output_tokens * self.output_cost_per_token
+        )
+
+    def missing_capability(self, request: Request) -> str | None:
+        """Name of the first capability `request` needs that this model lacks, else None."""
+        if request.needs_tools and not self.supports_tools:
+            return "tools"
+        if request.needs_vision and not self.supports_vision:
+            return "vision"
+        if request.needs_json_schema and not self.supports_json_schema:
+            return "json_schema"
+        return None
+
+
+def estimate_tokens(model: str, request: Request) -> int:
+    """Cheap input-token estimate: about 4 characters per token plus 4 per message."""
+    chars = sum(len(m.text) for m in request.messages)
+    return math.ceil(chars / 4) + 4 * len(request.messages)
+
+
+@lru_cache(maxsize=1)
+def litellm_model_map() -> Mapping[str, Mapping[str, Any]]:
+    """LiteLLM's model map as installed, or {} when LiteLLM is not installed.
+
+    The path can be overridden with `MODELROUTE_MODEL_MAP` (a JSON file of the same shape).
+    """
+    path = os.environ.get("MODELROUTE_MODEL_MAP")
+    if not path:
+        spec = importlib.util.find_spec("litellm")
+        if spec is None or spec.origin is None:
+            return {}
+        path = os.path.join(os.path.dirname(spec.origin), LITELLM_MAP_FILE)
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        data: dict[str, Mapping[str, Any]] = json.load(fh)
+    data.pop("sample_spec", None)
+    return data
+
+
+def model_info_from_map(name: str, entry: Mapping[str, Any]) -> ModelInfo:
+    """Build a ModelInfo from one LiteLLM model-map entry."""
+    return ModelInfo(
+        name=name,
+        provider=entry.get("litellm_provider"),
+        target=name,
+        input_cost_per_token=float(entry.get("input_cost_per_token") or 0.0),
+        output_cost_per_token=float(entry.get("output_cost_per_token") or 0.0),
+        cached_input_cost_per_token=entry.get("cache_read_input_token_cost"),
+        max_input_tokens=entry.get("max_input_tokens"),
+        max_output_tokens=entry.get("max_output_tokens"),
+        supports_tools=bool(entry.get("supports_function_calling", False)),
+        supports_vision=bool(entry.get("supports_vision", False)),
+        supports_json_schema=bool(entry.get("supports_response_schema", False)),
+    )
+
+
+class Catalog:
+    """Models by name. Lookups of unknown names raise `UnknownModelError`.
+
+    `token_counter` estimates input tokens for context-window checks and budget
+    reservations; the default is `estimate_tokens`, the LiteLLM adapter injects
+    `litellm.token_counter`.
+    """
+
+    def __init__(
+        self, models: Iterable[ModelInfo] = (), token_counter: TokenCounter | None = None
+    ) -> None:
+        self._models: dict[str, ModelInfo] = {m.name: m for m in models}
+        self.token_counter: TokenCounter = token_counter or estimate_tokens
+
+    @classmethod
+    def from_litellm(cls, names: Iterable[str] = ()) -> Catalog:
+        """A catalog of the named models from LiteLLM's model map.
+
+        Raises UnknownModelError (path `models`) for a name the map lacks.
+        """
+        data = litellm_model_map()
+        models = []
+        for name in names:
+            if name not in data:
+                raise UnknownModelError("models", name)
+            models.append(model_info_from_map(name, data[name]))
+        return cls(models)
+
+    def add(self, model: ModelInfo) -> None:
+        """Add or replace a model."""
+        self._models[model.name] = model
+
+    def override(self, name: str, **changes: Any) -> ModelInfo:
+        """Replace fields of a known model; returns the new entry."""
+        updated = replace(self.get(name), **changes)
+        self._models[name] = updated
+        return updated
+
+    def get(self, name: str, path: str = "model") -> ModelInfo:
+        """The model named `name`; raises UnknownModelError naming `path`."""
+        try:
+            return self._models[name]
+        except KeyError:
+            raise UnknownModelError(path, name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def __iter__(self) -> Any:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def names(self) -> list[str]:
+        """Model names in insertion order."""
+        return list(self._models)
+
+    def estimate_input_tokens(self, model: str, request: Request) -> int:
+        """Estimated input tokens of `request` for `model`."""
+        return self.token_counter(self.get(model).call_name, request)

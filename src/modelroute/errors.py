@@ -1,0 +1,162 @@
+"""The error tree. Every error modelroute raises is a `ModelRouteError`.
+
+Provider exceptions are mapped into `ProviderError` subclasses at the backend seam, so
+the engine and callers see one tree whatever the provider SDK.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelroute.reasons import FallbackReason
+
+if TYPE_CHECKING:
+    from modelroute.records import Attempt, Decision
+
+
+class ModelRouteError(Exception):
+    """Base of every error modelroute raises."""
+
+
+class ConfigError(ModelRouteError, ValueError):
+    """Invalid configuration.
+
+    `path` names the config location, e.g. `routes.summarize.models[1]`.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class UnknownModelError(ConfigError):
+    """A route or setting names a model the catalog does not know."""
+
+    def __init__(self, path: str, model: str) -> None:
+        self.model = model
+        super().__init__(path, f"unknown model {model!r}")
+
+
+class ProviderError(ModelRouteError):
+    """A provider call failed. Raised by backends, handled by the engine.
+
+    `reason` is the fallback reason; `status_code` the HTTP status when there was one;
+    `retry_after` the provider's Retry-After in seconds, if given.
+    """
+
+    reason: FallbackReason = FallbackReason.UNKNOWN
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.model = model
+        self.status_code = status_code
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class RateLimited(ProviderError):
+    """429 or a provider's rate-limit error."""
+
+    reason = FallbackReason.RATE_LIMITED
+
+
+class ProviderTimeout(ProviderError):
+    """The call did not finish within its timeout."""
+
+    reason = FallbackReason.TIMEOUT
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, overloaded or service unavailable."""
+
+    reason = FallbackReason.UNAVAILABLE
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection failed or dropped before a response."""
+
+    reason = FallbackReason.CONNECTION
+
+
+class AuthenticationFailed(ProviderError):
+    """401/403: the key is missing, wrong or lacks access."""
+
+    reason = FallbackReason.AUTH
+
+
+class ContextWindowExceeded(ProviderError):
+    """The input does not fit the model's context window."""
+
+    reason = FallbackReason.CONTEXT_WINDOW
+
+
+class ContentFiltered(ProviderError):
+    """The provider's content policy refused the request."""
+
+    reason = FallbackReason.CONTENT_FILTER
+
+
+class ModelNotFound(ProviderError):
+    """404/410: the model does not exist, was retired or renamed."""
+
+    reason = FallbackReason.MODEL_NOT_FOUND
+
+
+class BadRequest(ProviderError):
+    """The caller's own malformed request (400). Terminal: no fallback, no breaker count."""
+
+    reason = FallbackReason.BAD_REQUEST
+
+
+class StreamStalled(ProviderError):
+    """A stream sent nothing for longer than the stall limit (seconds)."""
+
+    reason = FallbackReason.STREAM_STALLED
+
+
+class FirstTokenTimeout(ProviderError):
+    """A stream's first token did not arrive within the time-to-first-token limit."""
+
+    reason = FallbackReason.FIRST_TOKEN_TIMEOUT
+
+
+class StreamBroken(ProviderError):
+    """A stream ended abnormally (cut, malformed chunk, no end marker)."""
+
+    reason = FallbackReason.STREAM_INTERRUPTED
+
+
+class AllAttemptsFailed(ModelRouteError):
+    """No model produced an acceptable answer. `attempts` holds every attempt, in order,
+    including skipped models; `decision` is the full record of the request."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.attempts: tuple[Attempt, ...] = decision.attempts
+        parts = [f"{a.model}: {a.reason or a.outcome}" for a in self.attempts]
+        detail = "; ".join(parts) if parts else "no candidate models"
+        super().__init__(f"route {decision.route!r}: all attempts failed ({detail})")
+
+
+class StreamInterrupted(ModelRouteError):
+    """A stream failed after its first chunk reached the caller, so it cannot fall back.
+
+    `partial_text` is what the caller already received; `decision` records every attempt.
+    """
+
+    def __init__(self, partial_text: str, decision: Decision, cause: str) -> None:
+        self.partial_text = partial_text
+        self.decision = decision
+        self.attempts: tuple[Attempt, ...] = decision.attempts
+        super().__init__(
+            f"route {decision.route!r}: stream interrupted after "
+            f"{len(partial_text)} characters ({cause})"
+        )

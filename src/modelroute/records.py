@@ -1,0 +1,152 @@
+"""Records of what happened: one `Attempt` per model call (or skip), one `Decision` per request.
+
+They are the single source for logs, spans, metrics, reports and tests. Costs are USD,
+times are seconds, token counts are tokens. `to_dict()` gives the JSONL log shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from modelroute.types import Usage
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt ended."""
+
+    OK = "ok"
+    ERROR = "error"  # the provider call raised
+    INVALID = "invalid"  # an answer came back but a validator rejected it
+    SKIPPED = "skipped"  # never called: breaker open, capability or size mismatch
+    INTERRUPTED = "interrupted"  # a stream broke after its first chunk reached the caller
+
+
+class RequestOutcome(StrEnum):
+    """How the whole request ended."""
+
+    SUCCESS = "success"
+    SUCCESS_AFTER_FALLBACK = "success_after_fallback"
+    EXHAUSTED = "exhausted"  # every candidate failed or was skipped
+    TERMINAL_ERROR = "terminal_error"  # the caller's own error stopped the request
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A validator's judgement of one answer. `name` is the validator's name."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call to one model (or one skipped candidate).
+
+    `index` counts attempts within the request from 0; `retry` counts calls to the same
+    model (0 = first). `reason` is a `FallbackReason` string (None when ok).
+    `latency_s` is wall time of the call, `ttft_s` the time to first token for streams.
+    `cost_usd` is this call's cost from the catalog prices; `baseline_cost_usd` what the
+    same tokens would have cost on the baseline model (None without a baseline).
+    `response_model` is the model name the provider reported.
+    """
+
+    index: int
+    model: str
+    provider: str | None
+    outcome: AttemptOutcome
+    reason: str | None = None
+    retry: int = 0
+    error_type: str | None = None
+    error_message: str | None = None
+    status_code: int | None = None
+    retry_after_s: float | None = None
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    usage: Usage | None = None
+    cost_usd: float = 0.0
+    baseline_cost_usd: float | None = None
+    response_model: str | None = None
+    verdicts: tuple[Verdict, ...] = ()
+    started_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    """A circuit breaker changed state at `at` (clock seconds)."""
+
+    model: str
+    from_state: str
+    to_state: str
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything about one routed request.
+
+    `candidates` are the models in the order the route ranked them; `attempts` every
+    call and skip in order; `responding_model` the model whose answer was returned.
+    `cost_usd` sums every call's cost (a cascade pays for every model it asked);
+    `baseline_cost_usd` is what the answer would have cost on the baseline model.
+    """
+
+    request_id: str
+    route: str
+    strategy: str
+    candidates: tuple[str, ...]
+    attempts: tuple[Attempt, ...]
+    outcome: RequestOutcome
+    responding_model: str | None = None
+    responding_provider: str | None = None
+    baseline_model: str | None = None
+    cost_usd: float = 0.0
+    baseline_cost_usd: float | None = None
+    latency_s: float = 0.0
+    started_at: float = 0.0
+    user: str | None = None
+    team: str | None = None
+    task: str | None = None
+    tags: tuple[str, ...] = ()
+    prompt_version: str | None = None
+    stream: bool = False
+    breaker_transitions: tuple[BreakerTransition, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fallback_reasons(self) -> tuple[str, ...]:
+        """Reasons of every attempt that did not answer, in order."""
+        return tuple(a.reason for a in self.attempts if a.reason is not None)
+
+    @property
+    def fallback_count(self) -> int:
+        """Number of attempts that did not answer (skips included)."""
+        return len(self.fallback_reasons)
+
+    @property
+    def models_attempted(self) -> tuple[str, ...]:
+        """Models actually called, in order (skips excluded)."""
+        return tuple(a.model for a in self.attempts if a.outcome != AttemptOutcome.SKIPPED)
+
+    @property
+    def saving_usd(self) -> float | None:
+        """baseline cost minus actual cost (negative when routing cost more)."""
+        if self.baseline_cost_usd is None:
+            return None
+        return self.baseline_cost_usd - self.cost_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the decision-log line), with derived fields added."""
+        out = asdict(self)
+        out["fallback_reasons"] = list(self.fallback_reasons)
+        out["models_attempted"] = list(self.models_attempted)
+        out["saving_usd"] = self.saving_usd
+        return out

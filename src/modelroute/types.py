@@ -1,0 +1,183 @@
+"""Plain request/response records shared by the core, the backends and the adapters.
+
+Everything here is a frozen dataclass built from the standard library only, so that
+`import modelroute` stays cheap. Token counts are integers (tokens); times are seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message in OpenAI's shape.
+
+    `content` is a string, or a list of content parts (`{"type": "text", ...}`,
+    `{"type": "image_url", ...}`) for multimodal input, or None for a pure tool-call turn.
+    """
+
+    role: str
+    content: str | list[JSONDict] | None = None
+    name: str | None = None
+    tool_calls: tuple[JSONDict, ...] | None = None
+    tool_call_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Build from an OpenAI-style dict. Raises ValueError when `role` is missing."""
+        if "role" not in data:
+            raise ValueError(f"message has no 'role': {dict(data)!r}")
+        calls = data.get("tool_calls")
+        return cls(
+            role=str(data["role"]),
+            content=data.get("content"),
+            name=data.get("name"),
+            tool_calls=tuple(calls) if calls else None,
+            tool_call_id=data.get("tool_call_id"),
+        )
+
+    def to_dict(self) -> JSONDict:
+        """OpenAI-style dict with None fields left out."""
+        out: JSONDict = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.tool_calls:
+            out["tool_calls"] = list(self.tool_calls)
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+    @property
+    def text(self) -> str:
+        """The text parts of `content` joined; images and other parts are ignored."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+    @property
+    def has_image(self) -> bool:
+        """True when a content part is an image."""
+        if not isinstance(self.content, list):
+            return False
+        return any(p.get("type") in ("image_url", "image", "input_image") for p in self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the caller asks for, and who asks.
+
+    `json_schema` is a JSON Schema dict the answer must satisfy (structured output);
+    `tools` are OpenAI-style tool definitions; `params` carries other provider kwargs
+    (e.g. `top_p`) passed through unchanged. `user`, `team`, `task`, `tags` and
+    `prompt_version` are routing and accounting metadata, never sent to the provider.
+    """
+
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    tools: tuple[JSONDict, ...] | None = None
+    json_schema: JSONDict | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    user: str | None = None
+    team: str | None = None
+    task: str | None = None
+    tags: tuple[str, ...] = ()
+    prompt_version: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, messages: str | Sequence[Message | Mapping[str, Any]], **kwargs: Any) -> Request:
+        """Build a request from a prompt string or a list of messages (dicts or Message).
+
+        >>> Request.of("Hello").messages[0].role
+        'user'
+        """
+        if isinstance(messages, str):
+            msgs: tuple[Message, ...] = (Message("user", messages),)
+        else:
+            msgs = tuple(m if isinstance(m, Message) else Message.from_dict(m) for m in messages)
+        if not msgs:
+            raise ValueError("a request needs at least one message")
+        if "tags" in kwargs:
+            kwargs["tags"] = tuple(kwargs["tags"])
+        if kwargs.get("tools") is not None:
+            kwargs["tools"] = tuple(kwargs["tools"])
+        return cls(messages=msgs, **kwargs)
+
+    @property
+    def needs_tools(self) -> bool:
+        """The request offers tools, so the model must support tool calling."""
+        return bool(self.tools)
+
+    @property
+    def needs_vision(self) -> bool:
+        """A message carries an image, so the model must accept image input."""
+        return any(m.has_image for m in self.messages)
+
+    @property
+    def needs_json_schema(self) -> bool:
+        """The caller asks for structured output against a JSON schema."""
+        return self.json_schema is not None
+
+    @property
+    def last_user_text(self) -> str:
+        """Text of the last user message, or "" when there is none."""
+        for m in reversed(self.messages):
+            if m.role == "user":
+                return m.text
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token usage of one call. `estimated` is True when the provider reported none."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        """input + output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One model's answer.
+
+    `model` is the model name the provider reported (it may carry a version,
+    e.g. `gpt-4o-2024-08-06`); `tool_calls` are OpenAI-style dicts.
+    """
+
+    text: str
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[JSONDict, ...] = ()
+    id: str | None = None
+    logprobs: tuple[float, ...] | None = None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """One piece of a streamed answer from a backend.
+
+    A stream is a sequence of chunks with text deltas; the last chunk may carry
+    `usage`, `finish_reason` and the reported `model`.
+    """
+
+    text: str = ""
+    tool_calls: tuple[JSONDict, ...] = ()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
