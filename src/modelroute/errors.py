@@ -160,3 +160,15 @@ class StreamInterrupted(ModelRouteError):
             f"route {decision.route!r}: stream interrupted after "
             f"{len(partial_text)} characters ({cause})"
         )
+
+
+class UnknownRouteError(ModelRouteError, KeyError):
+    """A request named a route the router does not have."""
+
+    def __init__(self, route: str, known: tuple[str, ...]) -> None:
+        self.route = route
+        self.known = known
+        super().__init__(f"unknown route {route!r} (known: {', '.join(known)})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -6,6 +6,7 @@ times are seconds, token counts are tokens. `to_dict()` gives the JSONL log shap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,17 @@ class RequestOutcome(StrEnum):
     EXHAUSTED = "exhausted"  # every candidate failed or was skipped
     TERMINAL_ERROR = "terminal_error"  # the caller's own error stopped the request
     INTERRUPTED = "interrupted"
+
+    @property
+    def succeeded(self) -> bool:
+        """True for outcomes that returned an answer."""
+        return self in (RequestOutcome.SUCCESS, RequestOutcome.SUCCESS_AFTER_FALLBACK)
+
+    @staticmethod
+    def for_success(attempts: Sequence[Attempt]) -> RequestOutcome:
+        """`success` when the first candidate answered, else `success_after_fallback`."""
+        failed = any(a.reason is not None for a in attempts)
+        return RequestOutcome.SUCCESS_AFTER_FALLBACK if failed else RequestOutcome.SUCCESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +130,6 @@ class Decision:
     tags: tuple[str, ...] = ()
     prompt_version: str | None = None
     stream: bool = False
-    breaker_transitions: tuple[BreakerTransition, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

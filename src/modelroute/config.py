@@ -1,0 +1,287 @@
+"""The YAML configuration: models, routes, policies, baseline, breaker, decision log.
+
+Validated with pydantic into the core objects. Every error is a `ConfigError` naming
+the exact path and value, e.g. `routes.summarize.fallbacks[1]: unknown model 'gpt-5o'`.
+Prices in config are USD per 1M tokens (the unit providers publish).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from modelroute.breaker import BreakerConfig
+from modelroute.catalog import Catalog, ModelInfo, litellm_model_map, model_info_from_map
+from modelroute.errors import ConfigError, UnknownModelError
+from modelroute.policies import RetryPolicy, Timeouts
+from modelroute.route import Route
+from modelroute.validators import build_validator
+
+if TYPE_CHECKING:
+    from modelroute.backend import Backend
+    from modelroute.clock import Clock
+    from modelroute.router import Router
+    from modelroute.sinks import Sink
+
+_PER_MTOK = 1e-6
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Supports(_Strict):
+    """Capabilities of a model; unset fields keep LiteLLM's value (or the default)."""
+
+    tools: bool | None = None
+    vision: bool | None = None
+    json_schema: bool | None = None
+    streaming: bool | None = None
+
+
+class ModelConfig(_Strict):
+    """One model. `from_litellm` copies prices and capabilities from LiteLLM's model map."""
+
+    target: str | None = None
+    provider: str | None = None
+    from_litellm: str | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    input_cost_per_mtok: float | None = Field(default=None, ge=0)
+    output_cost_per_mtok: float | None = Field(default=None, ge=0)
+    cached_input_cost_per_mtok: float | None = Field(default=None, ge=0)
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    supports: Supports = Supports()
+
+
+class BackoffConfig(_Strict):
+    """Backoff between retries of the same model (seconds)."""
+
+    base_s: float = Field(default=0.25, ge=0)
+    max_s: float = Field(default=8.0, ge=0)
+    jitter: float = Field(default=0.5, ge=0, le=1)
+    max_retry_after_s: float = Field(default=10.0, ge=0)
+
+
+class TimeoutsConfig(_Strict):
+    """Time limits (seconds)."""
+
+    attempt_s: float | None = Field(default=60.0, gt=0)
+    deadline_s: float | None = Field(default=None, gt=0)
+    first_token_s: float | None = Field(default=None, gt=0)
+    stall_s: float | None = Field(default=None, gt=0)
+
+
+class RouteConfig(_Strict):
+    """A route: `models` in order, or `primary` plus `fallbacks`."""
+
+    models: list[str] | None = None
+    primary: str | None = None
+    fallbacks: list[str] = []
+    validators: list[str | dict[str, Any]] = []
+    retries: int = Field(default=0, ge=0)
+    backoff: BackoffConfig = BackoffConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RouteConfig:
+        if self.models is None and self.primary is None:
+            raise ValueError("a route needs `models` or `primary`")
+        if self.models is not None and (self.primary is not None or self.fallbacks):
+            raise ValueError("use either `models` or `primary`/`fallbacks`, not both")
+        return self
+
+    def model_paths(self, route: str) -> list[tuple[str, str]]:
+        """(config path, model name) of every model, in order."""
+        base = f"routes.{route}"
+        if self.models is not None:
+            return [(f"{base}.models[{i}]", m) for i, m in enumerate(self.models)]
+        assert self.primary is not None
+        head = [(f"{base}.primary", self.primary)]
+        return head + [(f"{base}.fallbacks[{i}]", m) for i, m in enumerate(self.fallbacks)]
+
+
+class BreakerSettings(_Strict):
+    """Circuit-breaker settings (see `modelroute.breaker.BreakerConfig`)."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    failure_rate: float | None = Field(default=None, gt=0, le=1)
+    window_s: float = Field(default=60.0, gt=0)
+    min_calls: int = Field(default=10, ge=1)
+    cooldown_s: float = Field(default=30.0, ge=0)
+    max_cooldown_s: float = Field(default=600.0, ge=0)
+    half_open_max_probes: int = Field(default=1, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+
+
+class RouterConfig(_Strict):
+    """The whole configuration file."""
+
+    models: dict[str, ModelConfig] = {}
+    routes: dict[str, RouteConfig]
+    default_route: str | None = None
+    baseline: str | None = None
+    breaker: BreakerSettings = BreakerSettings()
+    decision_log: str | None = None
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | RouterConfig) -> RouterConfig:
+    """Parse and validate a config from a YAML path, a dict or a `RouterConfig`.
+
+    Raises `ConfigError` with the failing path, e.g. `routes.default.retries`.
+    """
+    if isinstance(source, RouterConfig):
+        return source
+    if isinstance(source, Mapping):
+        data: Any = source
+    else:
+        import yaml
+
+        with open(source, encoding="utf-8") as fh:
+            try:
+                data = yaml.safe_load(fh)
+            except yaml.YAMLError as exc:
+                raise ConfigError(os.fspath(source), f"invalid YAML: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError("", f"config must be a mapping, got {type(data).__name__}")
+    try:
+        return RouterConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    path = _format_loc(first["loc"])
+    value = first.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+    return ConfigError(path, f"{first['msg']}{shown}")
+
+
+def _format_loc(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def build_catalog(cfg: RouterConfig) -> Catalog:
+    """The catalog: configured models, plus LiteLLM map entries that routes name directly."""
+    catalog = Catalog()
+    litellm_map = litellm_model_map()
+    for name, mc in cfg.models.items():
+        catalog.add(_model_info(name, mc, litellm_map))
+    for route_name, rc in cfg.routes.items():
+        for path, model in rc.model_paths(route_name):
+            if model in catalog:
+                continue
+            if model not in litellm_map:
+                raise UnknownModelError(path, model)
+            catalog.add(model_info_from_map(model, litellm_map[model]))
+    if cfg.baseline is not None and cfg.baseline not in catalog:
+        if cfg.baseline not in litellm_map:
+            raise UnknownModelError("baseline", cfg.baseline)
+        catalog.add(model_info_from_map(cfg.baseline, litellm_map[cfg.baseline]))
+    return catalog
+
+
+def _model_info(name: str, mc: ModelConfig, litellm_map: Mapping[str, Any]) -> ModelInfo:
+    base = ModelInfo(name=name)
+    if mc.from_litellm is not None:
+        if mc.from_litellm not in litellm_map:
+            raise UnknownModelError(f"models.{name}.from_litellm", mc.from_litellm)
+        base = model_info_from_map(name, litellm_map[mc.from_litellm])
+    sup = mc.supports
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    def per_token(value: float | None, default: float | None) -> float | None:
+        return default if value is None else value * _PER_MTOK
+
+    return ModelInfo(
+        name=name,
+        provider=pick(mc.provider, base.provider),
+        target=pick(mc.target, mc.from_litellm or base.target),
+        input_cost_per_token=per_token(mc.input_cost_per_mtok, base.input_cost_per_token) or 0.0,
+        output_cost_per_token=per_token(mc.output_cost_per_mtok, base.output_cost_per_token) or 0.0,
+        cached_input_cost_per_token=per_token(
+            mc.cached_input_cost_per_mtok, base.cached_input_cost_per_token
+        ),
+        max_input_tokens=pick(mc.context_window, base.max_input_tokens),
+        max_output_tokens=pick(mc.max_output_tokens, base.max_output_tokens),
+        supports_tools=pick(sup.tools, base.supports_tools),
+        supports_vision=pick(sup.vision, base.supports_vision),
+        supports_json_schema=pick(sup.json_schema, base.supports_json_schema),
+        supports_streaming=pick(sup.streaming, base.supports_streaming),
+        api_base=mc.api_base,
+        api_key_env=mc.api_key_env,
+    )
+
+
+def build_routes(cfg: RouterConfig) -> list[Route]:
+    """Route objects with their validators and policies."""
+    routes = []
+    for name, rc in cfg.routes.items():
+        validators = tuple(
+            build_validator(spec, f"routes.{name}.validators[{i}]")
+            for i, spec in enumerate(rc.validators)
+        )
+        b, t = rc.backoff, rc.timeouts
+        routes.append(
+            Route(
+                name=name,
+                models=tuple(m for _, m in rc.model_paths(name)),
+                validators=validators,
+                retry=RetryPolicy(
+                    retries=rc.retries,
+                    backoff_base_s=b.base_s,
+                    backoff_max_s=b.max_s,
+                    jitter=b.jitter,
+                    max_retry_after_s=b.max_retry_after_s,
+                ),
+                timeouts=Timeouts(t.attempt_s, t.deadline_s, t.first_token_s, t.stall_s),
+            )
+        )
+    return routes
+
+
+def build_router(
+    cfg: RouterConfig,
+    *,
+    backend: Backend | None = None,
+    clock: Clock | None = None,
+    sinks: Sequence[Sink] = (),
+) -> Router:
+    """A `Router` from a validated config. The backend defaults to LiteLLM's."""
+    from modelroute.router import Router
+    from modelroute.sinks import JsonlSink
+
+    if cfg.default_route is not None and cfg.default_route not in cfg.routes:
+        raise ConfigError("default_route", f"unknown route {cfg.default_route!r}")
+    catalog = build_catalog(cfg)
+    if backend is None:
+        from modelroute_litellm import (  # type: ignore[attr-defined]
+            LiteLLMBackend,
+            litellm_token_counter,
+        )
+
+        backend = LiteLLMBackend()
+        catalog.token_counter = litellm_token_counter
+    all_sinks = list(sinks)
+    if cfg.decision_log:
+        all_sinks.append(JsonlSink(cfg.decision_log))
+    return Router(
+        build_routes(cfg),
+        backend=backend,
+        catalog=catalog,
+        baseline=cfg.baseline,
+        default_route=cfg.default_route,
+        sinks=all_sinks,
+        clock=clock,
+        breaker=BreakerConfig(**cfg.breaker.model_dump()),
+    )

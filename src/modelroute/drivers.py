@@ -1,0 +1,154 @@
+"""Small I/O loops around a `Plan`: async, sync, async stream and sync stream.
+
+Every decision lives in the plan; a driver only performs `Call` and `Sleep` actions
+and reports what happened. Backend exceptions outside the `ProviderError` tree are
+wrapped at this seam so that no attempt is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from modelroute.backend import Backend
+from modelroute.errors import ProviderError, ProviderTimeout
+from modelroute.plan import Action, Call, Done, GiveUp, Plan, Sleep
+from modelroute.records import Decision
+from modelroute.stream_attempt import StreamAttempt
+from modelroute.types import StreamChunk
+
+OnFinish = Callable[[Decision], None]
+
+
+def as_provider_error(exc: Exception, model: str) -> ProviderError:
+    """Wrap an exception a backend failed to map, keeping its type name."""
+    if isinstance(exc, ProviderError):
+        return exc
+    err = ProviderError(f"{type(exc).__name__}: {exc}", model=model)
+    err.__cause__ = exc
+    return err
+
+
+def _settle(action: Action, on_finish: OnFinish) -> Done:
+    """Finish a terminal action: report its decision, then return or raise."""
+    assert isinstance(action, Done | GiveUp)
+    on_finish(action.decision)
+    if isinstance(action, GiveUp):
+        raise action.error
+    return action
+
+
+async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
+    """Drive `plan` with `backend.acall` until it is done; raises its error on give-up."""
+    action = plan.start()
+    while isinstance(action, Call | Sleep):
+        if isinstance(action, Sleep):
+            await plan.clock.asleep(action.seconds)
+            action = plan.resume()
+            continue
+        call = action
+        try:
+            coro = backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
+            response = await asyncio.wait_for(coro, call.timeout_s)
+        except TimeoutError:
+            action = plan.on_error(
+                call, ProviderTimeout("attempt timed out", model=call.model.name)
+            )
+        except asyncio.CancelledError:
+            plan.on_cancel(call)
+            raise
+        except Exception as exc:  # the backend seam: every failure becomes an attempt
+            action = plan.on_error(call, as_provider_error(exc, call.model.name))
+        else:
+            action = plan.on_response(call, response)
+    return _settle(action, on_finish)
+
+
+def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
+    """Drive `plan` with `backend.call`; the per-attempt timeout is the backend's."""
+    action = plan.start()
+    while isinstance(action, Call | Sleep):
+        if isinstance(action, Sleep):
+            plan.clock.sleep(action.seconds)
+            action = plan.resume()
+            continue
+        call = action
+        try:
+            response = backend.call(call.model, plan.request, timeout_s=call.timeout_s)
+        except Exception as exc:  # the backend seam: every failure becomes an attempt
+            action = plan.on_error(call, as_provider_error(exc, call.model.name))
+        else:
+            action = plan.on_response(call, response)
+    return _settle(action, on_finish)
+
+
+async def run_astream(
+    plan: Plan, backend: Backend, on_finish: OnFinish
+) -> AsyncIterator[StreamChunk]:
+    """Stream through `plan`: fall back until the first visible chunk, then commit.
+
+    Enforces the route's time-to-first-token and stall limits between chunks.
+    """
+    action = plan.start()
+    while isinstance(action, Call | Sleep):
+        if isinstance(action, Sleep):
+            await plan.clock.asleep(action.seconds)
+            action = plan.resume()
+            continue
+        attempt = StreamAttempt(plan, action)
+        chunks = backend.astream(action.model, plan.request, timeout_s=action.timeout_s)
+        iterator = chunks.__aiter__()
+        try:
+            while True:
+                limit = attempt.wait_limit_s
+                if limit is None:
+                    chunk = await anext(iterator)
+                else:
+                    chunk = await asyncio.wait_for(anext(iterator), limit)
+                for out in attempt.feed(chunk):
+                    yield out
+        except StopAsyncIteration:
+            action, rest = attempt.finish()
+            for out in rest:
+                yield out
+        except TimeoutError:
+            action = attempt.fail(attempt.timed_out())
+        except (asyncio.CancelledError, GeneratorExit):
+            plan.on_cancel(attempt.call)
+            raise
+        except Exception as exc:  # the backend seam
+            action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    _settle(action, on_finish)
+
+
+def run_stream(plan: Plan, backend: Backend, on_finish: OnFinish) -> Iterator[StreamChunk]:
+    """Sync twin of `run_astream`. Time limits between chunks are the backend's read
+    timeout here (a blocking iterator cannot be interrupted from this thread)."""
+    action = plan.start()
+    while isinstance(action, Call | Sleep):
+        if isinstance(action, Sleep):
+            plan.clock.sleep(action.seconds)
+            action = plan.resume()
+            continue
+        attempt = StreamAttempt(plan, action)
+        iterator = iter(backend.stream(action.model, plan.request, timeout_s=action.timeout_s))
+        try:
+            for chunk in iterator:
+                yield from attempt.feed(chunk)
+        except GeneratorExit:
+            plan.on_cancel(attempt.call)
+            raise
+        except Exception as exc:  # the backend seam
+            action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
+        else:
+            action, rest = attempt.finish()
+            yield from rest
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+    _settle(action, on_finish)

@@ -1,0 +1,222 @@
+"""The public entry point: `Router` sends a request through a route and returns the
+answer with the `Decision` that explains it."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelroute.backend import Backend
+from modelroute.breaker import BreakerConfig, BreakerRegistry
+from modelroute.catalog import Catalog, ModelInfo
+from modelroute.clock import Clock, SystemClock
+from modelroute.drivers import run_astream, run_async, run_stream, run_sync
+from modelroute.errors import UnknownModelError, UnknownRouteError
+from modelroute.plan import Plan
+from modelroute.records import BreakerTransition, Decision
+from modelroute.route import Route
+from modelroute.sinks import Sink, emit_all, emit_transition_all
+from modelroute.types import Message, Request, Response, StreamChunk
+from modelroute.validators import validators_for_request
+
+if TYPE_CHECKING:
+    from modelroute.config import RouterConfig
+
+RequestLike = Request | str | Sequence[Message | Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedResponse:
+    """An answer and the decision record of how it was obtained."""
+
+    response: Response
+    decision: Decision
+
+    @property
+    def text(self) -> str:
+        """The answer's text."""
+        return self.response.text
+
+
+class RoutedAsyncStream:
+    """Async iterator of `StreamChunk`s; `decision` is set once the stream has ended."""
+
+    def __init__(self, chunks: AsyncIterator[StreamChunk], holder: list[Decision]) -> None:
+        self._chunks = chunks
+        self._holder = holder
+
+    def __aiter__(self) -> AsyncIterator[StreamChunk]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        """Stop the stream early (the attempt is released, not counted as a failure)."""
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    @property
+    def decision(self) -> Decision | None:
+        """The request's decision, or None while the stream is still running."""
+        return self._holder[0] if self._holder else None
+
+
+class RoutedStream:
+    """Sync iterator of `StreamChunk`s; `decision` is set once the stream has ended."""
+
+    def __init__(self, chunks: Iterator[StreamChunk], holder: list[Decision]) -> None:
+        self._chunks = chunks
+        self._holder = holder
+
+    def __iter__(self) -> Iterator[StreamChunk]:
+        return self._chunks
+
+    def close(self) -> None:
+        """Stop the stream early."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def decision(self) -> Decision | None:
+        """The request's decision, or None while the stream is still running."""
+        return self._holder[0] if self._holder else None
+
+
+class Router:
+    """Routes requests over named routes of models, with fallbacks and circuit breakers.
+
+    `routes` are `Route` objects (the first is the default unless `default_route` is
+    given); every model they name must be in `catalog` (else `UnknownModelError`
+    naming `routes.<route>.models[<i>]`). `baseline` names the model whose price gives
+    each decision's counterfactual cost. Records go to `sinks`. `clock` is injectable
+    for tests (`modelroute.clock.FakeClock`); `seed` makes backoff jitter repeatable.
+    """
+
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        *,
+        backend: Backend,
+        catalog: Catalog,
+        baseline: str | None = None,
+        default_route: str | None = None,
+        sinks: Sequence[Sink] = (),
+        clock: Clock | None = None,
+        breaker: BreakerConfig | None = None,
+        breaker_overrides: Mapping[str, BreakerConfig] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.routes: dict[str, Route] = {r.name: r for r in routes}
+        if not self.routes:
+            raise ValueError("a router needs at least one route")
+        for route in self.routes.values():
+            for i, name in enumerate(route.models):
+                if name not in catalog:
+                    raise UnknownModelError(f"routes.{route.name}.models[{i}]", name)
+        self.catalog = catalog
+        self.backend = backend
+        self.baseline: ModelInfo | None = catalog.get(baseline, "baseline") if baseline else None
+        self.default_route = default_route or next(iter(self.routes))
+        if self.default_route not in self.routes:
+            raise UnknownRouteError(self.default_route, tuple(self.routes))
+        self.sinks: tuple[Sink, ...] = tuple(sinks)
+        self.clock: Clock = clock or SystemClock()
+        self.breakers = BreakerRegistry(
+            breaker or BreakerConfig(),
+            on_transition=self._on_transition,
+            overrides=breaker_overrides,
+        )
+        self._rng = random.Random(seed)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | os.PathLike[str] | Mapping[str, Any] | RouterConfig,
+        *,
+        backend: Backend | None = None,
+        clock: Clock | None = None,
+        sinks: Sequence[Sink] = (),
+    ) -> Router:
+        """Build a router from a YAML file path, a dict or a `RouterConfig`.
+
+        Raises `ConfigError` naming the exact config path of the first problem.
+        The backend defaults to `modelroute_litellm.LiteLLMBackend` (needs the
+        `litellm` extra).
+        """
+        from modelroute.config import build_router, load_config
+
+        cfg = config if not isinstance(config, str | os.PathLike | Path) else load_config(config)
+        return build_router(load_config(cfg), backend=backend, clock=clock, sinks=sinks)
+
+    # -- public calls -----------------------------------------------------------
+
+    async def acomplete(self, request: RequestLike, *, route: str | None = None) -> RoutedResponse:
+        """Answer `request` through `route`. Raises `AllAttemptsFailed` (every attempt
+        inside) when no model gives an acceptable answer."""
+        plan = self._plan(request, route, stream=False)
+        done = await run_async(plan, self.backend, self._finish)
+        return RoutedResponse(done.response, done.decision)
+
+    def complete(self, request: RequestLike, *, route: str | None = None) -> RoutedResponse:
+        """Sync twin of `acomplete`."""
+        plan = self._plan(request, route, stream=False)
+        done = run_sync(plan, self.backend, self._finish)
+        return RoutedResponse(done.response, done.decision)
+
+    def astream(self, request: RequestLike, *, route: str | None = None) -> RoutedAsyncStream:
+        """Stream the answer. Falls back only before the first visible chunk; a later
+        failure raises `StreamInterrupted`. `decision` is set when the stream ends."""
+        plan = self._plan(request, route, stream=True)
+        holder: list[Decision] = []
+        chunks = run_astream(plan, self.backend, self._finisher(holder))
+        return RoutedAsyncStream(chunks, holder)
+
+    def stream(self, request: RequestLike, *, route: str | None = None) -> RoutedStream:
+        """Sync twin of `astream`."""
+        plan = self._plan(request, route, stream=True)
+        holder: list[Decision] = []
+        return RoutedStream(run_stream(plan, self.backend, self._finisher(holder)), holder)
+
+    # -- internals --------------------------------------------------------------
+
+    def resolve_route(self, request: Request, route: str | None) -> Route:
+        """The route to use: the named one, else the request's task if it names a
+        route, else the default. Raises `UnknownRouteError` for an unknown name."""
+        name = route or (request.task if request.task in self.routes else None)
+        name = name or self.default_route
+        if name not in self.routes:
+            raise UnknownRouteError(name, tuple(self.routes))
+        return self.routes[name]
+
+    def _plan(self, request: RequestLike, route: str | None, *, stream: bool) -> Plan:
+        req = request if isinstance(request, Request) else Request.of(request)
+        chosen = self.resolve_route(req, route)
+        return Plan(
+            request_id=os.urandom(8).hex(),
+            route=chosen,
+            request=req,
+            catalog=self.catalog,
+            breakers=self.breakers,
+            clock=self.clock,
+            validators=validators_for_request(req) + chosen.validators,
+            baseline=self.baseline,
+            stream=stream,
+            rng=self._rng,
+        )
+
+    def _finish(self, decision: Decision) -> None:
+        emit_all(self.sinks, decision)
+
+    def _finisher(self, holder: list[Decision]) -> Any:
+        def finish(decision: Decision) -> None:
+            holder.append(decision)
+            self._finish(decision)
+
+        return finish
+
+    def _on_transition(self, transition: BreakerTransition) -> None:
+        emit_transition_all(self.sinks, transition)

@@ -1,0 +1,96 @@
+"""Sans-IO bookkeeping of one streamed attempt, shared by the sync and async stream drivers.
+
+Chunks are held back until the first one with visible content (non-whitespace text or a
+tool call): until then the stream can still fall back without the caller seeing
+anything, so an empty or whitespace-only stream is rejected whole. After that the stream
+is *committed*: a later failure raises `StreamInterrupted` instead of falling back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelroute.errors import FirstTokenTimeout, ProviderError, StreamStalled
+from modelroute.types import Response, StreamChunk, Usage
+
+if TYPE_CHECKING:
+    from modelroute.plan import Action, Call, Plan
+
+
+class StreamAttempt:
+    """Collects one attempt's chunks and reports the outcome to the plan."""
+
+    def __init__(self, plan: Plan, call: Call) -> None:
+        self.plan = plan
+        self.call = call
+        self.committed = False
+        self._held: list[StreamChunk] = []
+        self._text: list[str] = []
+        self._released: list[str] = []
+        self._tool_calls: list[dict[str, object]] = []
+        self._finish_reason: str | None = None
+        self._usage: Usage | None = None
+        self._model: str | None = None
+        self._first_at: float | None = None
+
+    @property
+    def wait_limit_s(self) -> float | None:
+        """How long the driver may wait for the next chunk (seconds, None = no limit)."""
+        timeouts = self.plan.route.timeouts
+        limit = timeouts.first_token_s if self._first_at is None else timeouts.stall_s
+        if limit is None:
+            return self.call.timeout_s
+        return limit if self.call.timeout_s is None else min(limit, self.call.timeout_s)
+
+    def timed_out(self) -> ProviderError:
+        """The error for a wait that exceeded `wait_limit_s`."""
+        name = self.call.model.name
+        if self._first_at is None:
+            return FirstTokenTimeout("no first token in time", model=name)
+        return StreamStalled("stream stalled between chunks", model=name)
+
+    def feed(self, chunk: StreamChunk) -> list[StreamChunk]:
+        """Take one chunk; return the chunks the caller may see now (possibly none)."""
+        if (chunk.text or chunk.tool_calls) and self._first_at is None:
+            self._first_at = self.plan.clock.now()
+        self._text.append(chunk.text)
+        self._tool_calls.extend(chunk.tool_calls)
+        self._finish_reason = chunk.finish_reason or self._finish_reason
+        self._usage = chunk.usage or self._usage
+        self._model = chunk.model or self._model
+        self._held.append(chunk)
+        if not self.committed and (chunk.text.strip() or chunk.tool_calls):
+            self.committed = True
+        return self._release() if self.committed else []
+
+    def _release(self) -> list[StreamChunk]:
+        out, self._held = self._held, []
+        self._released.extend(c.text for c in out)
+        return [c for c in out if c.text or c.tool_calls or c.usage or c.finish_reason]
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Time to first token of this attempt, seconds."""
+        return None if self._first_at is None else self._first_at - self.call.started_at
+
+    def finish(self) -> tuple[Action, list[StreamChunk]]:
+        """The stream ended normally: validate, and return the next action plus the chunks
+        still held back (released only when the plan accepts the answer)."""
+        response = Response(
+            text="".join(self._text),
+            model=self._model,
+            finish_reason=self._finish_reason,
+            usage=self._usage,
+            tool_calls=tuple(self._tool_calls),
+        )
+        action = self.plan.on_response(
+            self.call, response, ttft_s=self.ttft_s, committed=self.committed
+        )
+        from modelroute.plan import Done
+
+        return action, (self._release() if isinstance(action, Done) else [])
+
+    def fail(self, error: ProviderError) -> Action:
+        """The stream failed: report it, with the released text when committed."""
+        partial = "".join(self._released) if self.committed else None
+        return self.plan.on_error(self.call, error, ttft_s=self.ttft_s, partial_text=partial)

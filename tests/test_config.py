@@ -1,0 +1,113 @@
+"""YAML config: validated into routers, errors name the exact path and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import scripted
+from modelroute.clock import FakeClock
+from modelroute.config import build_catalog, load_config
+from modelroute.errors import ConfigError, UnknownModelError
+from modelroute.router import Router
+
+YAML = """
+baseline: m-strong
+models:
+  m-a: {target: openai/m-a, provider: local, input_cost_per_mtok: 1.0, output_cost_per_mtok: 4.0}
+  m-b: {input_cost_per_mtok: 2.0, output_cost_per_mtok: 8.0, context_window: 8000,
+        supports: {tools: false}}
+  m-strong: {input_cost_per_mtok: 5.0, output_cost_per_mtok: 20.0}
+  mini: {from_litellm: gpt-4o-mini, api_base: "http://127.0.0.1:9/v1"}
+routes:
+  summarize:
+    primary: m-a
+    fallbacks: [m-b, mini]
+    validators: [non_empty, {min_length: 3}]
+    retries: 1
+    timeouts: {attempt_s: 5, deadline_s: 20}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "modelroute.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_builds_a_working_router(tmp_path: Path) -> None:
+    backend = scripted({"m-a": ["summary"], "m-b": ["b"], "mini": ["m"]})
+    router = Router.from_config(write(tmp_path, YAML), backend=backend, clock=FakeClock())
+    route = router.routes["summarize"]
+    assert route.models == ("m-a", "m-b", "mini")
+    assert route.retry.retries == 1
+    assert route.timeouts.deadline_s == 20
+    out = router.complete("text")
+    assert out.text == "summary"
+    assert out.decision.baseline_model == "m-strong"
+
+
+def test_prices_are_per_million_tokens_and_litellm_entries_are_read_as_data() -> None:
+    catalog = build_catalog(load_config(_yaml_dict()))
+    assert catalog.get("m-a").input_cost_per_token == pytest.approx(1e-6)
+    mini = catalog.get("mini")
+    assert mini.input_cost_per_token == pytest.approx(1.5e-7)  # LiteLLM's list price
+    assert mini.target == "gpt-4o-mini"
+    assert mini.api_base == "http://127.0.0.1:9/v1"
+    assert catalog.get("m-b").supports_tools is False
+    assert catalog.get("m-b").max_input_tokens == 8000
+
+
+def _yaml_dict() -> dict[str, object]:
+    import yaml
+
+    data: dict[str, object] = yaml.safe_load(YAML)
+    return data
+
+
+def test_unknown_model_names_the_fallback_path() -> None:
+    data = _yaml_dict()
+    data["routes"]["summarize"]["fallbacks"] = ["m-b", "gpt-5o"]  # type: ignore[index]
+    with pytest.raises(UnknownModelError) as info:
+        Router.from_config(data, backend=scripted({}))
+    assert str(info.value) == "routes.summarize.fallbacks[1]: unknown model 'gpt-5o'"
+
+
+@pytest.mark.parametrize(
+    ("patch", "path", "fragment"),
+    [
+        (("routes", "summarize", "retries"), "routes.summarize.retries", "'many'"),
+        (("models", "m-a", "input_cost_per_mtok"), "models.m-a.input_cost_per_mtok", "-1"),
+        (("routes", "summarize", "timeout"), "routes.summarize.timeout", "Extra inputs"),
+    ],
+)
+def test_invalid_values_name_path_and_value(
+    patch: tuple[str, str, str], path: str, fragment: str
+) -> None:
+    data = _yaml_dict()
+    section, name, key = patch
+    data[section][name][key] = {"retries": "many", "input_cost_per_mtok": -1}.get(key, 1)  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        load_config(data)
+    assert info.value.path == path
+    assert fragment in str(info.value)
+
+
+def test_bad_validator_names_its_index() -> None:
+    data = _yaml_dict()
+    data["routes"]["summarize"]["validators"] = ["non_empty", "nonempty"]  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(data, backend=scripted({}))
+    assert info.value.path == "routes.summarize.validators[1]"
+
+
+def test_route_needs_models_or_primary(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "routes:\n  r: {validators: []}\n"))
+    assert info.value.path == "routes.r"
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(write(tmp_path, "routes: [unclosed"))
