@@ -55,7 +55,9 @@ def scripted(script: Script) -> FakeBackend:
     return FakeBackend(handler)
 
 
-def run(router: Router, mode: str, request: Request | str, route: str | None = None) -> RoutedResponse:
+def run(
+    router: Router, mode: str, request: Request | str, route: str | None = None
+) -> RoutedResponse:
     """Run one request through the sync or async path."""
     if mode == "sync":
         return router.complete(request, route=route)

@@ -32,7 +32,9 @@ class StreamScript:
         self.calls.append(model.name)
         return self.script[model.name]
 
-    def stream(self, model: ModelInfo, request: Request, *, timeout_s: float | None) -> Iterator[StreamChunk]:
+    def stream(
+        self, model: ModelInfo, request: Request, *, timeout_s: float | None
+    ) -> Iterator[StreamChunk]:
         for item in self._items(model):
             if isinstance(item, Exception):
                 raise item
@@ -49,7 +51,9 @@ class StreamScript:
     def call(self, model: ModelInfo, request: Request, *, timeout_s: float | None) -> Response:
         raise NotImplementedError
 
-    async def acall(self, model: ModelInfo, request: Request, *, timeout_s: float | None) -> Response:
+    async def acall(
+        self, model: ModelInfo, request: Request, *, timeout_s: float | None
+    ) -> Response:
         raise NotImplementedError
 
 
@@ -85,7 +89,11 @@ def test_whitespace_only_stream_is_rejected_whole(mode: str) -> None:
 def test_failure_after_first_chunk_raises_interrupted_with_partial_text(mode: str) -> None:
     router = router_for(
         {
-            "m-a": [StreamChunk("Hello "), StreamChunk("wor"), StreamBroken("cut", status_code=None)],
+            "m-a": [
+                StreamChunk("Hello "),
+                StreamChunk("wor"),
+                StreamBroken("cut", status_code=None),
+            ],
             "m-b": [StreamChunk("never"), END],
         }
     )
