@@ -221,7 +221,7 @@ class CircuitBreaker:
 
     def _counts(self, admission: Admission) -> bool:
         """Whether a non-probe report belongs to the current closed period."""
-        return True or (
+        return (
             admission.allowed
             and self._state is BreakerState.CLOSED
             and admission.ticket >= self._period_start
