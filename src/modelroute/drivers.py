@@ -1,23 +1,33 @@
 """Small I/O loops around a `Plan`: async, sync, async stream and sync stream.
 
-Every decision lives in the plan; a driver only performs `Call` and `Sleep` actions
-and reports what happened. Backend exceptions outside the `ProviderError` tree are
-wrapped at this seam so that no attempt is lost.
+Every decision lives in the plan; a driver only performs `Call` and `Sleep` actions,
+asks the guards (rate limits, budgets) before each call and settles them after, and
+reports what happened. Backend exceptions outside the `ProviderError` tree are wrapped
+at this seam so that no attempt is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from modelroute.backend import Backend
-from modelroute.errors import ProviderError, ProviderTimeout
+from modelroute.errors import LimitExceeded, ProviderError, ProviderTimeout
+from modelroute.guards import (
+    AttemptGuard,
+    Tickets,
+    aadmit_all,
+    admit_all,
+    asettle_all,
+    settle_all,
+)
 from modelroute.plan import Action, Call, Done, GiveUp, Plan, Sleep
 from modelroute.records import Decision
 from modelroute.stream_attempt import StreamAttempt
 from modelroute.types import StreamChunk
 
 OnFinish = Callable[[Decision], None]
+Guards = Sequence[AttemptGuard]
 
 
 def as_provider_error(exc: Exception, model: str) -> ProviderError:
@@ -38,7 +48,7 @@ def _settle(action: Action, on_finish: OnFinish) -> Done:
     return action
 
 
-async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
+async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()) -> Done:
     """Drive `plan` with `backend.acall` until it is done; raises its error on give-up."""
     action = plan.start()
     while isinstance(action, Call | Sleep):
@@ -48,23 +58,29 @@ async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
             continue
         call = action
         try:
+            tickets = await aadmit_all(guards, plan.request, call.model) if guards else []
+        except LimitExceeded as exc:
+            action = plan.on_refused(call, exc)
+            continue
+        try:
             coro = backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
             response = await asyncio.wait_for(coro, call.timeout_s)
         except TimeoutError:
-            action = plan.on_error(
-                call, ProviderTimeout("attempt timed out", model=call.model.name)
-            )
+            timeout = ProviderTimeout("attempt timed out", model=call.model.name)
+            action = plan.on_error(call, timeout)
         except asyncio.CancelledError:
-            plan.on_cancel(call)
+            await asettle_all(tickets, None)
+            on_finish(plan.on_cancel(call))
             raise
         except Exception as exc:  # the backend seam: every failure becomes an attempt
             action = plan.on_error(call, as_provider_error(exc, call.model.name))
         else:
             action = plan.on_response(call, response)
+        await asettle_all(tickets, plan.attempts[-1])
     return _settle(action, on_finish)
 
 
-def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
+def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()) -> Done:
     """Drive `plan` with `backend.call`; the per-attempt timeout is the backend's."""
     action = plan.start()
     while isinstance(action, Call | Sleep):
@@ -74,16 +90,22 @@ def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish) -> Done:
             continue
         call = action
         try:
+            tickets = admit_all(guards, plan.request, call.model) if guards else []
+        except LimitExceeded as exc:
+            action = plan.on_refused(call, exc)
+            continue
+        try:
             response = backend.call(call.model, plan.request, timeout_s=call.timeout_s)
         except Exception as exc:  # the backend seam: every failure becomes an attempt
             action = plan.on_error(call, as_provider_error(exc, call.model.name))
         else:
             action = plan.on_response(call, response)
+        settle_all(tickets, plan.attempts[-1])
     return _settle(action, on_finish)
 
 
 async def run_astream(
-    plan: Plan, backend: Backend, on_finish: OnFinish
+    plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()
 ) -> AsyncIterator[StreamChunk]:
     """Stream through `plan`: fall back until the first visible chunk, then commit.
 
@@ -94,6 +116,11 @@ async def run_astream(
         if isinstance(action, Sleep):
             await plan.clock.asleep(action.seconds)
             action = plan.resume()
+            continue
+        try:
+            tickets: Tickets = await aadmit_all(guards, plan.request, action.model)
+        except LimitExceeded as exc:
+            action = plan.on_refused(action, exc)
             continue
         attempt = StreamAttempt(plan, action)
         chunks = backend.astream(action.model, plan.request, timeout_s=action.timeout_s)
@@ -114,7 +141,8 @@ async def run_astream(
         except TimeoutError:
             action = attempt.fail(attempt.timed_out())
         except (asyncio.CancelledError, GeneratorExit):
-            plan.on_cancel(attempt.call)
+            await asettle_all(tickets, None)
+            on_finish(plan.on_cancel(attempt.call))
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
@@ -122,10 +150,13 @@ async def run_astream(
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+        await asettle_all(tickets, plan.attempts[-1])
     _settle(action, on_finish)
 
 
-def run_stream(plan: Plan, backend: Backend, on_finish: OnFinish) -> Iterator[StreamChunk]:
+def run_stream(
+    plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()
+) -> Iterator[StreamChunk]:
     """Sync twin of `run_astream`. Time limits between chunks are the backend's read
     timeout here (a blocking iterator cannot be interrupted from this thread)."""
     action = plan.start()
@@ -134,13 +165,19 @@ def run_stream(plan: Plan, backend: Backend, on_finish: OnFinish) -> Iterator[St
             plan.clock.sleep(action.seconds)
             action = plan.resume()
             continue
+        try:
+            tickets = admit_all(guards, plan.request, action.model)
+        except LimitExceeded as exc:
+            action = plan.on_refused(action, exc)
+            continue
         attempt = StreamAttempt(plan, action)
         iterator = iter(backend.stream(action.model, plan.request, timeout_s=action.timeout_s))
         try:
             for chunk in iterator:
                 yield from attempt.feed(chunk)
         except GeneratorExit:
-            plan.on_cancel(attempt.call)
+            settle_all(tickets, None)
+            on_finish(plan.on_cancel(attempt.call))
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
@@ -151,4 +188,5 @@ def run_stream(plan: Plan, backend: Backend, on_finish: OnFinish) -> Iterator[St
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
+        settle_all(tickets, plan.attempts[-1])
     _settle(action, on_finish)

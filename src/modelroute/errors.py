@@ -172,3 +172,32 @@ class UnknownRouteError(ModelRouteError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class LimitExceeded(ModelRouteError):
+    """A rate limit or budget refused a call before it was made.
+
+    `reason` is a reason string such as `budget_exceeded` or `rate_limit:rpm`;
+    `retry_after_s` says when the limit frees up (seconds, if known). When `fallback` is
+    True the engine skips this model and tries the next candidate (a per-model limit);
+    otherwise the request stops and this error is raised with `decision` set.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        retry_after_s: float | None = None,
+        fallback: bool = False,
+    ) -> None:
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.fallback = fallback
+        self.decision: Decision | None = None
+        super().__init__(message)
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """Every attempt of the refused request (empty before the engine sets `decision`)."""
+        return self.decision.attempts if self.decision is not None else ()

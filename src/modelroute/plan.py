@@ -12,7 +12,14 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from modelroute.errors import AllAttemptsFailed, ModelRouteError, ProviderError, StreamInterrupted
+from modelroute.errors import (
+    AllAttemptsFailed,
+    LimitExceeded,
+    ModelRouteError,
+    ProviderError,
+    StreamInterrupted,
+)
+from modelroute.observer import AttemptStarted, Observers, RequestStarted
 from modelroute.reasons import BREAKER_REASONS, FallbackReason
 from modelroute.records import Attempt, AttemptOutcome, Decision, RequestOutcome, Verdict
 from modelroute.types import Request, Response, Usage
@@ -79,6 +86,7 @@ class Plan:
         baseline: ModelInfo | None = None,
         stream: bool = False,
         rng: random.Random | None = None,
+        observers: Observers | None = None,
     ) -> None:
         self.request_id = request_id
         self.route = route
@@ -90,6 +98,7 @@ class Plan:
         self.baseline = baseline
         self.stream = stream
         self._rng = rng or random.Random()
+        self.observers = observers or Observers()
         self._attempts: list[Attempt] = []
         self._queue = list(route.models)
         self._pending_retry: tuple[ModelInfo, int] | None = None
@@ -102,6 +111,18 @@ class Plan:
 
     def start(self) -> Action:
         """The first action."""
+        if self.observers:
+            self.observers.request_started(
+                RequestStarted(
+                    self.request_id,
+                    self.route.name,
+                    self.route.strategy,
+                    self.route.models,
+                    self.request,
+                    self.stream,
+                    self.started_at,
+                )
+            )
         return self._next_candidate()
 
     def resume(self) -> Action:
@@ -136,9 +157,10 @@ class Plan:
             ttft_s=ttft_s,
             error_message=None if failed is None else failed.detail,
         )
-        self._attempts.append(attempt)
+        self._record(attempt)
         if failed is None:
-            return Done(response, self._decision(RequestOutcome.for_success(self._attempts)))
+            decision = self._conclude(RequestOutcome.for_success(self._attempts))
+            return Done(response, decision)
         if committed:
             return self._interrupted(response.text, f"invalid_output:{failed.name}")
         return self._next_candidate()
@@ -169,7 +191,7 @@ class Plan:
             ttft_s=ttft_s,
             usage=None,
         )
-        self._attempts.append(attempt)
+        self._record(attempt)
         if partial_text is not None:
             return self._interrupted(partial_text, reason.value)
         if not self.route.fallback.falls_back(reason):
@@ -182,9 +204,21 @@ class Plan:
             return Sleep(delay)
         return self._next_candidate()
 
-    def on_cancel(self, call: Call) -> None:
+    def on_refused(self, call: Call, error: LimitExceeded) -> Action:
+        """A guard (rate limit, budget) refused `call` before it was made."""
+        self.breakers.get(call.model.name).release(call.admission)
+        self._skip(call.model, error.reason, str(error))
+        if error.fallback:
+            return self._next_candidate()
+        decision = self._conclude(RequestOutcome.REFUSED)
+        error.decision = decision
+        return GiveUp(error, decision)
+
+    def on_cancel(self, call: Call) -> Decision:
         """The caller cancelled during `call`: free its breaker slot, count nothing."""
         self.breakers.get(call.model.name).release(call.admission)
+        self._record(self._attempt(call, AttemptOutcome.ERROR, reason="cancelled", usage=None))
+        return self._conclude(RequestOutcome.CANCELLED)
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
@@ -224,7 +258,12 @@ class Plan:
         if not admission.allowed:
             self._skip(model, FallbackReason.CIRCUIT_OPEN, f"breaker {admission.state}")
             return None
-        return Call(model, len(self._attempts), retry, self._timeout(now), admission, now)
+        call = Call(model, len(self._attempts), retry, self._timeout(now), admission, now)
+        if self.observers:
+            self.observers.attempt_started(
+                AttemptStarted(self.request_id, call.index, retry, model, call.timeout_s)
+            )
+        return call
 
     def _timeout(self, now: float) -> float | None:
         limit = self.route.timeouts.attempt_s
@@ -236,14 +275,25 @@ class Plan:
     def _past_deadline(self, at: float) -> bool:
         return self._deadline is not None and at >= self._deadline
 
-    def _skip(self, model: ModelInfo, reason: FallbackReason, detail: str) -> None:
-        self._attempts.append(
+    def _record(self, attempt: Attempt) -> None:
+        self._attempts.append(attempt)
+        if self.observers:
+            self.observers.attempt_finished(self.request_id, attempt)
+
+    def _conclude(self, outcome: RequestOutcome) -> Decision:
+        decision = self._decision(outcome)
+        if self.observers:
+            self.observers.request_finished(decision)
+        return decision
+
+    def _skip(self, model: ModelInfo, reason: str, detail: str) -> None:
+        self._record(
             Attempt(
                 index=len(self._attempts),
                 model=model.name,
                 provider=model.provider,
                 outcome=AttemptOutcome.SKIPPED,
-                reason=reason.value,
+                reason=str(reason),
                 error_message=detail,
                 started_at=self.clock.wall(),
             )
@@ -319,9 +369,9 @@ class Plan:
         )
 
     def _give_up(self, outcome: RequestOutcome) -> GiveUp:
-        decision = self._decision(outcome)
+        decision = self._conclude(outcome)
         return GiveUp(AllAttemptsFailed(decision), decision)
 
     def _interrupted(self, partial_text: str, cause: str) -> GiveUp:
-        decision = self._decision(RequestOutcome.INTERRUPTED)
+        decision = self._conclude(RequestOutcome.INTERRUPTED)
         return GiveUp(StreamInterrupted(partial_text, decision, cause), decision)

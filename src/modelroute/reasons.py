@@ -28,6 +28,9 @@ class FallbackReason(StrEnum):
     STREAM_STALLED = "stream_stalled"
     STREAM_INTERRUPTED = "stream_interrupted"
     DEADLINE = "deadline"  # the whole-request deadline ran out
+    BUDGET_EXCEEDED = "budget_exceeded"  # a USD budget refused the call before it was made
+    RATE_LIMIT = "rate_limit"  # our own rate limit (e.g. `rate_limit:rpm`), not the provider's
+    CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
     @staticmethod

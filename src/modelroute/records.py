@@ -32,6 +32,8 @@ class RequestOutcome(StrEnum):
     EXHAUSTED = "exhausted"  # every candidate failed or was skipped
     TERMINAL_ERROR = "terminal_error"  # the caller's own error stopped the request
     INTERRUPTED = "interrupted"
+    REFUSED = "refused"  # a rate limit or budget refused the request before any call
+    CANCELLED = "cancelled"  # the caller cancelled or closed the stream
 
     @property
     def succeeded(self) -> bool:

@@ -16,6 +16,8 @@ from modelroute.catalog import Catalog, ModelInfo
 from modelroute.clock import Clock, SystemClock
 from modelroute.drivers import run_astream, run_async, run_stream, run_sync
 from modelroute.errors import UnknownModelError, UnknownRouteError
+from modelroute.guards import AttemptGuard
+from modelroute.observer import Observers
 from modelroute.plan import Plan
 from modelroute.records import BreakerTransition, Decision
 from modelroute.route import Route
@@ -109,6 +111,8 @@ class Router:
         breaker: BreakerConfig | None = None,
         breaker_overrides: Mapping[str, BreakerConfig] | None = None,
         seed: int | None = None,
+        observers: Sequence[object] = (),
+        guards: Sequence[AttemptGuard] = (),
     ) -> None:
         self.routes: dict[str, Route] = {r.name: r for r in routes}
         if not self.routes:
@@ -131,6 +135,8 @@ class Router:
             overrides=breaker_overrides,
         )
         self._rng = random.Random(seed)
+        self.observers = Observers(observers)
+        self.guards: tuple[AttemptGuard, ...] = tuple(guards)
 
     @classmethod
     def from_config(
@@ -158,13 +164,13 @@ class Router:
         """Answer `request` through `route`. Raises `AllAttemptsFailed` (every attempt
         inside) when no model gives an acceptable answer."""
         plan = self._plan(request, route, stream=False)
-        done = await run_async(plan, self.backend, self._finish)
+        done = await run_async(plan, self.backend, self._finish, self.guards)
         return RoutedResponse(done.response, done.decision)
 
     def complete(self, request: RequestLike, *, route: str | None = None) -> RoutedResponse:
         """Sync twin of `acomplete`."""
         plan = self._plan(request, route, stream=False)
-        done = run_sync(plan, self.backend, self._finish)
+        done = run_sync(plan, self.backend, self._finish, self.guards)
         return RoutedResponse(done.response, done.decision)
 
     def astream(self, request: RequestLike, *, route: str | None = None) -> RoutedAsyncStream:
@@ -172,14 +178,16 @@ class Router:
         failure raises `StreamInterrupted`. `decision` is set when the stream ends."""
         plan = self._plan(request, route, stream=True)
         holder: list[Decision] = []
-        chunks = run_astream(plan, self.backend, self._finisher(holder))
+        chunks = run_astream(plan, self.backend, self._finisher(holder), self.guards)
         return RoutedAsyncStream(chunks, holder)
 
     def stream(self, request: RequestLike, *, route: str | None = None) -> RoutedStream:
         """Sync twin of `astream`."""
         plan = self._plan(request, route, stream=True)
         holder: list[Decision] = []
-        return RoutedStream(run_stream(plan, self.backend, self._finisher(holder)), holder)
+        return RoutedStream(
+            run_stream(plan, self.backend, self._finisher(holder), self.guards), holder
+        )
 
     # -- internals --------------------------------------------------------------
 
@@ -206,6 +214,7 @@ class Router:
             baseline=self.baseline,
             stream=stream,
             rng=self._rng,
+            observers=self.observers,
         )
 
     def _finish(self, decision: Decision) -> None:

@@ -1,0 +1,99 @@
+"""Live hooks into a request as it runs, for tracing and framework callbacks.
+
+Sinks get the finished `Decision`; observers see the request while it runs, so an
+OpenTelemetry observer can open the attempt span before the provider call (provider
+instrumentation then nests under it) and a LangChain adapter can open child runs.
+Hooks are called synchronously in the task that runs the request; an observer's
+exception is logged and never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from modelroute.records import Attempt, Decision
+
+if TYPE_CHECKING:
+    from modelroute.catalog import ModelInfo
+    from modelroute.types import Request
+
+logger = logging.getLogger("modelroute")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStarted:
+    """A request entered a route. `candidates` in ranked order; `started_at` clock seconds."""
+
+    request_id: str
+    route: str
+    strategy: str
+    candidates: tuple[str, ...]
+    request: Request
+    stream: bool
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    """The engine is about to call `model` (attempt `index`, `retry`-th retry of it)."""
+
+    request_id: str
+    index: int
+    retry: int
+    model: ModelInfo
+    timeout_s: float | None
+
+
+class Observer(Protocol):
+    """Receives a request's life cycle. Every method is optional (see `Observers`)."""
+
+    def request_started(self, event: RequestStarted) -> None:
+        """The request started."""
+
+    def attempt_started(self, event: AttemptStarted) -> None:
+        """A provider call is about to start."""
+
+    def attempt_finished(self, request_id: str, attempt: Attempt) -> None:
+        """An attempt ended (skipped candidates included; they have no start)."""
+
+    def request_finished(self, decision: Decision) -> None:
+        """The request ended (answered or not)."""
+
+
+class Observers:
+    """Fans events out to observers that implement them; failures are logged and dropped."""
+
+    def __init__(self, observers: Sequence[object] = ()) -> None:
+        self.observers = tuple(observers)
+
+    def __bool__(self) -> bool:
+        return bool(self.observers)
+
+    def _fire(self, method: str, *args: object) -> None:
+        for obs in self.observers:
+            hook = getattr(obs, method, None)
+            if hook is None:
+                continue
+            try:
+                hook(*args)
+            except Exception:  # telemetry must never break the user's call
+                logger.exception("modelroute observer %r failed in %s", obs, method)
+
+    def request_started(self, event: RequestStarted) -> None:
+        """Fan out `request_started`."""
+        self._fire("request_started", event)
+
+    def attempt_started(self, event: AttemptStarted) -> None:
+        """Fan out `attempt_started`."""
+        self._fire("attempt_started", event)
+
+    def attempt_finished(self, request_id: str, attempt: Attempt) -> None:
+        """Fan out `attempt_finished`."""
+        self._fire("attempt_finished", request_id, attempt)
+
+    def request_finished(self, decision: Decision) -> None:
+        """Fan out `request_finished`."""
+        self._fire("request_finished", decision)
