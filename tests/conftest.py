@@ -1,0 +1,33 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+# Offline traps (../shared/design/FACTS.md): LiteLLM's bundled price map, no model-hub lookups.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+if TYPE_CHECKING:
+    from modelroute.provider_server import ProviderServer
+
+
+@pytest.fixture
+def provider_server(request: pytest.FixtureRequest) -> Iterator[ProviderServer]:
+    """A fresh local provider server on a free 127.0.0.1 port, in a thread; stopped after the test.
+
+    Healthy models m-a, m-b and m-c by default. For other scripts, parametrize indirectly:
+    `@pytest.mark.parametrize("provider_server", [{"m-x": ModelScript()}], indirect=True)`.
+    Point clients at `provider_server.base_url`; count calls with `provider_server.calls(model)`.
+    In async tests wait with `await provider_server.wait_idle_async()`, not the blocking
+    `wait_idle()`, or the test's own loop cannot close its connections meanwhile.
+    """
+    from modelroute.provider_server import ProviderServer, default_scripts
+
+    scripts = getattr(request, "param", None) or default_scripts()
+    with ProviderServer(scripts).running() as server:
+        yield server
