@@ -111,3 +111,71 @@ def test_route_needs_models_or_primary(tmp_path: Path) -> None:
 def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(write(tmp_path, "routes: [unclosed"))
+
+
+STRATEGY_YAML = """
+models:
+  cheap: {input_cost_per_mtok: 0.1, output_cost_per_mtok: 0.4}
+  mid: {input_cost_per_mtok: 1.0, output_cost_per_mtok: 4.0}
+  big: {input_cost_per_mtok: 5.0, output_cost_per_mtok: 20.0, context_window: 1000000}
+rules:
+  - {when: {tags_any: [legal]}, route: legal}
+routes:
+  default:
+    models: [big, mid, cheap]
+    strategy: {type: cheapest}
+  tiered:
+    models: [cheap, mid, big]
+    strategy: {type: threshold, thresholds: [0.2, 0.5]}
+  cascade:
+    models: [cheap, big]
+    tier_validators: {cheap: [{min_length: 10}]}
+  canary:
+    models: [mid, cheap]
+    strategy: {type: split, weights: {mid: 0.5, cheap: 0.5}, key: user}
+  legal:
+    models: [big]
+    require_human_review: true
+  summarize:
+    models: [cheap]
+    max_input_tokens: 50
+    overflow_route: legal
+"""
+
+
+def test_strategies_rules_and_limits_from_yaml() -> None:
+    import yaml
+
+    backend = scripted({"cheap": ["short"], "mid": ["mid answer"], "big": ["a big answer"]})
+    router = Router.from_config(yaml.safe_load(STRATEGY_YAML), backend=backend, clock=FakeClock())
+    d = router.complete("hi").decision
+    assert (d.strategy, d.responding_model) == ("cheapest", "cheap")
+    d = router.complete("hi", route="tiered").decision
+    assert (d.strategy, d.tier) == ("threshold", "cheap")
+    d = router.complete("hi", route="cascade").decision
+    assert d.fallback_reasons == ("invalid_output:too_short",) and d.responding_model == "big"
+    from modelroute.types import Request
+
+    d = router.complete(Request.of("nda", tags=["legal"])).decision
+    assert (d.route, d.requires_human_review) == ("legal", True)
+    d = router.complete("word " * 100, route="summarize").decision
+    assert (d.route, d.routed_from) == ("legal", "summarize")
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        ({"strategy": {"type": "threshold", "thresholds": [0.5]}}, "routes.r.strategy.thresholds"),
+        ({"strategy": {"type": "split", "weights": {"zzz": 1}}}, "routes.r.strategy.weights.zzz"),
+        ({"tier_validators": {"zzz": ["non_empty"]}}, "routes.r.tier_validators.zzz"),
+        ({"strategy": {"type": "magic"}}, "routes.r.strategy.type"),
+    ],
+)
+def test_strategy_config_errors_name_the_path(edit: dict[str, object], path: str) -> None:
+    data = {
+        "models": {"a": {}, "b": {}, "c": {}},
+        "routes": {"r": {"models": ["a", "b", "c"], **edit}},
+    }
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(data, backend=scripted({}))
+    assert info.value.path == path

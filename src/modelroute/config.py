@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -18,7 +18,14 @@ from modelroute.catalog import Catalog, ModelInfo, litellm_model_map, model_info
 from modelroute.errors import ConfigError, UnknownModelError
 from modelroute.policies import RetryPolicy, Timeouts
 from modelroute.route import Route
-from modelroute.validators import build_validator
+from modelroute.rules import RouteRule
+from modelroute.strategies.base import Strategy
+from modelroute.strategies.complexity import HeuristicComplexity
+from modelroute.strategies.cost import Cheapest
+from modelroute.strategies.latency import Fastest, LatencyTracker
+from modelroute.strategies.split import WeightedSplit
+from modelroute.strategies.threshold import ScoreThreshold
+from modelroute.validators import Validator, build_validator
 
 if TYPE_CHECKING:
     from modelroute.backend import Backend
@@ -76,6 +83,30 @@ class TimeoutsConfig(_Strict):
     stall_s: float | None = Field(default=None, gt=0)
 
 
+class StrategyConfig(_Strict):
+    """How a route orders its models per request.
+
+    `type`: `fallback` (static order), `cheapest`, `fastest` (`metric`: latency|ttft),
+    `split` (`weights`, `key`, `salt`), `threshold` (`scorer`: heuristic, `thresholds`).
+    """
+
+    type: Literal["fallback", "cheapest", "fastest", "split", "threshold"] = "fallback"
+    expected_output_tokens: int = Field(default=256, gt=0)
+    metric: Literal["latency", "ttft"] = "latency"
+    weights: dict[str, float] = {}
+    key: str = "user"
+    salt: str = "modelroute"
+    scorer: Literal["heuristic"] = "heuristic"
+    thresholds: list[float] = []
+
+
+class RuleConfig(_Strict):
+    """Send requests matching `when` to `route` (see `modelroute.rules.RouteRule`)."""
+
+    route: str
+    when: dict[str, Any] = {}
+
+
 class RouteConfig(_Strict):
     """A route: `models` in order, or `primary` plus `fallbacks`."""
 
@@ -83,6 +114,11 @@ class RouteConfig(_Strict):
     primary: str | None = None
     fallbacks: list[str] = []
     validators: list[str | dict[str, Any]] = []
+    tier_validators: dict[str, list[str | dict[str, Any]]] = {}
+    strategy: StrategyConfig = StrategyConfig()
+    max_input_tokens: int | None = Field(default=None, gt=0)
+    overflow_route: str | None = None
+    require_human_review: bool = False
     retries: int = Field(default=0, ge=0)
     backoff: BackoffConfig = BackoffConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
@@ -123,6 +159,7 @@ class RouterConfig(_Strict):
 
     models: dict[str, ModelConfig] = {}
     routes: dict[str, RouteConfig]
+    rules: list[RuleConfig] = []
     default_route: str | None = None
     baseline: str | None = None
     breaker: BreakerSettings = BreakerSettings()
@@ -223,14 +260,69 @@ def _model_info(name: str, mc: ModelConfig, litellm_map: Mapping[str, Any]) -> M
     )
 
 
-def build_routes(cfg: RouterConfig) -> list[Route]:
-    """Route objects with their validators and policies."""
+def build_strategy(sc: StrategyConfig, path: str, tracker: LatencyTracker) -> Strategy | None:
+    """The ranker a strategy config describes (None for the static fallback order)."""
+    try:
+        if sc.type == "cheapest":
+            return Cheapest(sc.expected_output_tokens)
+        if sc.type == "fastest":
+            return Fastest(tracker, sc.metric)
+        if sc.type == "split":
+            return WeightedSplit(sc.weights, sc.key, sc.salt)
+        if sc.type == "threshold":
+            return ScoreThreshold(HeuristicComplexity(), tuple(sc.thresholds))
+    except ValueError as exc:
+        raise ConfigError(path, str(exc)) from None
+    return None
+
+
+def _validators(specs: list[str | dict[str, Any]], path: str) -> tuple[Validator, ...]:
+    return tuple(build_validator(spec, f"{path}[{i}]") for i, spec in enumerate(specs))
+
+
+def _check_route_models(name: str, rc: RouteConfig) -> None:
+    models = [m for _, m in rc.model_paths(name)]
+    for model in rc.tier_validators:
+        if model not in models:
+            path = f"routes.{name}.tier_validators.{model}"
+            raise ConfigError(path, f"model {model!r} is not in the route")
+    st = rc.strategy
+    for model in st.weights:
+        if model not in models:
+            path = f"routes.{name}.strategy.weights.{model}"
+            raise ConfigError(path, f"model {model!r} is not in the route")
+    if st.type == "threshold" and len(st.thresholds) != len(models) - 1:
+        path = f"routes.{name}.strategy.thresholds"
+        raise ConfigError(path, f"{len(models)} tiers need {len(models) - 1} thresholds")
+
+
+def build_rules(cfg: RouterConfig) -> list[RouteRule]:
+    """Route rules, in order."""
+    rules = []
+    for i, rule in enumerate(cfg.rules):
+        when = dict(rule.when)
+        for key in ("tags_any", "tags_all"):
+            if key in when:
+                when[key] = tuple(when[key])
+        try:
+            rules.append(RouteRule(rule.route, **when))
+        except TypeError:
+            known = ", ".join(f for f in RouteRule.__dataclass_fields__ if f != "route")
+            raise ConfigError(f"rules[{i}].when", f"unknown condition (known: {known})") from None
+    return rules
+
+
+def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> list[Route]:
+    """Route objects with their validators, strategies and policies."""
+    tracker = tracker or LatencyTracker()
     routes = []
     for name, rc in cfg.routes.items():
-        validators = tuple(
-            build_validator(spec, f"routes.{name}.validators[{i}]")
-            for i, spec in enumerate(rc.validators)
-        )
+        _check_route_models(name, rc)
+        validators = _validators(rc.validators, f"routes.{name}.validators")
+        tiers = {
+            model: _validators(specs, f"routes.{name}.tier_validators.{model}")
+            for model, specs in rc.tier_validators.items()
+        }
         b, t = rc.backoff, rc.timeouts
         routes.append(
             Route(
@@ -245,6 +337,11 @@ def build_routes(cfg: RouterConfig) -> list[Route]:
                     max_retry_after_s=b.max_retry_after_s,
                 ),
                 timeouts=Timeouts(t.attempt_s, t.deadline_s, t.first_token_s, t.stall_s),
+                ranker=build_strategy(rc.strategy, f"routes.{name}.strategy", tracker),
+                tier_validators=tiers,
+                max_input_tokens=rc.max_input_tokens,
+                overflow_route=rc.overflow_route,
+                require_human_review=rc.require_human_review,
             )
         )
     return routes
@@ -272,11 +369,13 @@ def build_router(
 
         backend = LiteLLMBackend()
         catalog.token_counter = litellm_token_counter
+    tracker = LatencyTracker()
+    routes = build_routes(cfg, tracker)
     all_sinks = list(sinks)
     if cfg.decision_log:
         all_sinks.append(JsonlSink(cfg.decision_log))
     return Router(
-        build_routes(cfg),
+        routes,
         backend=backend,
         catalog=catalog,
         baseline=cfg.baseline,
@@ -284,4 +383,6 @@ def build_router(
         sinks=all_sinks,
         clock=clock,
         breaker=BreakerConfig(**cfg.breaker.model_dump()),
+        observers=[tracker],
+        rules=build_rules(cfg),
     )

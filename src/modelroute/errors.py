@@ -201,3 +201,15 @@ class LimitExceeded(ModelRouteError):
     def attempts(self) -> tuple[Attempt, ...]:
         """Every attempt of the refused request (empty before the engine sets `decision`)."""
         return self.decision.attempts if self.decision is not None else ()
+
+
+class InputTooLong(ModelRouteError):
+    """A request exceeds its route's `max_input_tokens` and the route has no overflow route."""
+
+    def __init__(self, route: str, input_tokens: int, limit: int) -> None:
+        self.route = route
+        self.input_tokens = input_tokens
+        self.limit = limit
+        super().__init__(
+            f"route {route!r}: ~{input_tokens} input tokens exceed max_input_tokens {limit}"
+        )

@@ -22,6 +22,7 @@ from modelroute.errors import (
 from modelroute.observer import AttemptStarted, Observers, RequestStarted
 from modelroute.reasons import BREAKER_REASONS, FallbackReason
 from modelroute.records import Attempt, AttemptOutcome, Decision, RequestOutcome, Verdict
+from modelroute.strategies.base import Ranking
 from modelroute.types import Request, Response, Usage
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Plan:
         stream: bool = False,
         rng: random.Random | None = None,
         observers: Observers | None = None,
+        routed_from: str | None = None,
     ) -> None:
         self.request_id = request_id
         self.route = route
@@ -99,8 +101,14 @@ class Plan:
         self.stream = stream
         self._rng = rng or random.Random()
         self.observers = observers or Observers()
+        self.routed_from = routed_from
         self._attempts: list[Attempt] = []
-        self._queue = list(route.models)
+        self.ranking = (
+            route.ranker.rank(request, route.models, catalog)
+            if route.ranker is not None
+            else Ranking(route.models)
+        )
+        self._queue = list(self.ranking.models)
         self._pending_retry: tuple[ModelInfo, int] | None = None
         self.started_at = clock.now()
         self.started_wall = clock.wall()
@@ -117,7 +125,7 @@ class Plan:
                     self.request_id,
                     self.route.name,
                     self.route.strategy,
-                    self.route.models,
+                    self.ranking.models,
                     self.request,
                     self.stream,
                     self.started_at,
@@ -143,8 +151,11 @@ class Plan:
     ) -> Action:
         """Report an answer. `committed` = a stream already released chunks to the caller."""
         now = self.clock.now()
+        if self.observers:
+            self.observers.attempt_response(self.request_id, call.index, response)
         usage = response.usage or self._estimate_usage(call.model, response)
-        verdicts = tuple(v(response, self.request) for v in self.validators)
+        validators = self.validators + self.route.tier_validators.get(call.model.name, ())
+        verdicts = tuple(v(response, self.request) for v in validators)
         failed = next((v for v in verdicts if not v.ok), None)
         self.breakers.get(call.model.name).on_success(now, call.admission)
         attempt = self._attempt(
@@ -261,7 +272,14 @@ class Plan:
         call = Call(model, len(self._attempts), retry, self._timeout(now), admission, now)
         if self.observers:
             self.observers.attempt_started(
-                AttemptStarted(self.request_id, call.index, retry, model, call.timeout_s)
+                AttemptStarted(
+                    self.request_id,
+                    call.index,
+                    retry,
+                    model,
+                    call.timeout_s,
+                    breaker_state=admission.state.value,
+                )
             )
         return call
 
@@ -350,7 +368,13 @@ class Plan:
             request_id=self.request_id,
             route=self.route.name,
             strategy=self.route.strategy,
-            candidates=self.route.models,
+            candidates=self.ranking.models,
+            strategy_reason=self.ranking.reason or None,
+            score=self.ranking.score,
+            threshold=self.ranking.threshold,
+            tier=self.ranking.tier,
+            requires_human_review=self.route.require_human_review,
+            routed_from=self.routed_from,
             attempts=tuple(self._attempts),
             outcome=outcome,
             responding_model=answered.model if answered else None,

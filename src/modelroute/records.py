@@ -111,6 +111,8 @@ class Decision:
     call and skip in order; `responding_model` the model whose answer was returned.
     `cost_usd` sums every call's cost (a cascade pays for every model it asked);
     `baseline_cost_usd` is what the answer would have cost on the baseline model.
+    `score`, `threshold` and `tier` are set by classifier strategies.
+    `routed_from` names the route the request was moved away from (too long for it).
     """
 
     request_id: str
@@ -132,6 +134,12 @@ class Decision:
     tags: tuple[str, ...] = ()
     prompt_version: str | None = None
     stream: bool = False
+    strategy_reason: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+    tier: str | None = None
+    requires_human_review: bool = False
+    routed_from: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from modelroute.policies import FallbackPolicy, RetryPolicy, Timeouts
 
 if TYPE_CHECKING:
+    from modelroute.strategies.base import Strategy
     from modelroute.validators import Validator
 
 
@@ -17,7 +19,15 @@ class Route:
 
     `models[0]` is the primary; the rest are fallbacks tried in order. `validators`
     judge every answer (the request's own needs, such as a JSON schema, are added
-    per request). Raises ValueError when `models` is empty.
+    per request). `ranker` (a `modelroute.strategies.base.Strategy`) reorders or narrows
+    `models` per request; without one the order is static. Raises ValueError when
+    `models` is empty.
+
+    `tier_validators` adds validators for one model only: a cascade accepts a cheap
+    tier's answer only when they pass (e.g. `MinConfidence`), else escalates.
+    `max_input_tokens` is enforced before any call: longer requests go to
+    `overflow_route` when set, else raise `InputTooLong`. `require_human_review`
+    marks every decision of this route so the application can hold it for a person.
     """
 
     name: str
@@ -26,8 +36,17 @@ class Route:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     fallback: FallbackPolicy = field(default_factory=FallbackPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
-    strategy: str = "fallback"
+    ranker: Strategy | None = None
+    tier_validators: Mapping[str, tuple[Validator, ...]] = field(default_factory=dict)
+    max_input_tokens: int | None = None
+    overflow_route: str | None = None
+    require_human_review: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ValueError(f"route {self.name!r} has no models")
+
+    @property
+    def strategy(self) -> str:
+        """The strategy's name: `fallback` (static order) unless a ranker is set."""
+        return self.ranker.name if self.ranker is not None else "fallback"

@@ -15,12 +15,13 @@ from modelroute.breaker import BreakerConfig, BreakerRegistry
 from modelroute.catalog import Catalog, ModelInfo
 from modelroute.clock import Clock, SystemClock
 from modelroute.drivers import run_astream, run_async, run_stream, run_sync
-from modelroute.errors import UnknownModelError, UnknownRouteError
+from modelroute.errors import ConfigError, InputTooLong, UnknownModelError, UnknownRouteError
 from modelroute.guards import AttemptGuard
 from modelroute.observer import Observers
 from modelroute.plan import Plan
 from modelroute.records import BreakerTransition, Decision
 from modelroute.route import Route
+from modelroute.rules import RouteRule
 from modelroute.sinks import Sink, emit_all, emit_transition_all
 from modelroute.types import Message, Request, Response, StreamChunk
 from modelroute.validators import validators_for_request
@@ -113,6 +114,7 @@ class Router:
         seed: int | None = None,
         observers: Sequence[object] = (),
         guards: Sequence[AttemptGuard] = (),
+        rules: Sequence[RouteRule] = (),
     ) -> None:
         self.routes: dict[str, Route] = {r.name: r for r in routes}
         if not self.routes:
@@ -137,6 +139,14 @@ class Router:
         self._rng = random.Random(seed)
         self.observers = Observers(observers)
         self.guards: tuple[AttemptGuard, ...] = tuple(guards)
+        self.rules: tuple[RouteRule, ...] = tuple(rules)
+        for i, rule in enumerate(self.rules):
+            if rule.route not in self.routes:
+                raise ConfigError(f"rules[{i}].route", f"unknown route {rule.route!r}")
+        for route in self.routes.values():
+            if route.overflow_route is not None and route.overflow_route not in self.routes:
+                path = f"routes.{route.name}.overflow_route"
+                raise ConfigError(path, f"unknown route {route.overflow_route!r}")
 
     @classmethod
     def from_config(
@@ -192,17 +202,43 @@ class Router:
     # -- internals --------------------------------------------------------------
 
     def resolve_route(self, request: Request, route: str | None) -> Route:
-        """The route to use: the named one, else the request's task if it names a
-        route, else the default. Raises `UnknownRouteError` for an unknown name."""
-        name = route or (request.task if request.task in self.routes else None)
+        """The route to use: the named one, else the first matching rule, else the
+        request's task if it names a route, else the default. Raises
+        `UnknownRouteError` for an unknown name."""
+        name = route or self._matching_rule(request)
+        name = name or (request.task if request.task in self.routes else None)
         name = name or self.default_route
         if name not in self.routes:
             raise UnknownRouteError(name, tuple(self.routes))
         return self.routes[name]
 
+    def _matching_rule(self, request: Request) -> str | None:
+        tokens = -1
+        for rule in self.rules:
+            if rule.needs_tokens and tokens < 0:
+                tokens = self.catalog.token_counter("", request)
+            if rule.matches(request, tokens):
+                return rule.route
+        return None
+
+    def _fit_input(self, request: Request, route: Route) -> tuple[Route, str | None]:
+        """Move a request that is too long for `route` to its overflow route."""
+        seen = {route.name}
+        origin = None
+        while route.max_input_tokens is not None:
+            tokens = self.catalog.estimate_input_tokens(route.models[0], request)
+            if tokens <= route.max_input_tokens:
+                break
+            if route.overflow_route is None or route.overflow_route in seen:
+                raise InputTooLong(route.name, tokens, route.max_input_tokens)
+            origin = origin or route.name
+            route = self.routes[route.overflow_route]
+            seen.add(route.name)
+        return route, origin
+
     def _plan(self, request: RequestLike, route: str | None, *, stream: bool) -> Plan:
         req = request if isinstance(request, Request) else Request.of(request)
-        chosen = self.resolve_route(req, route)
+        chosen, routed_from = self._fit_input(req, self.resolve_route(req, route))
         return Plan(
             request_id=os.urandom(8).hex(),
             route=chosen,
@@ -215,6 +251,7 @@ class Router:
             stream=stream,
             rng=self._rng,
             observers=self.observers,
+            routed_from=routed_from,
         )
 
     def _finish(self, decision: Decision) -> None:
