@@ -1,0 +1,89 @@
+"""Token counting with `litellm.token_counter`, to inject into `Catalog(token_counter=...)`.
+
+Plain tiktoken downloads its encodings on first use, which fails offline. LiteLLM ships
+cl100k_base and o200k_base in `litellm/litellm_core_utils/tokenizers/`; `ensure_tiktoken_cache()`
+points `TIKTOKEN_CACHE_DIR` there (unless already set) before LiteLLM is first imported.
+Importing this module does not import LiteLLM.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from types import ModuleType
+from typing import Any
+
+from modelroute.catalog import estimate_tokens
+from modelroute.types import Request
+
+TOKENIZERS_SUBDIR = os.path.join("litellm_core_utils", "tokenizers")
+"""Where LiteLLM keeps its bundled tokenizer files, relative to the `litellm` package."""
+
+_litellm_module: ModuleType | None = None
+
+
+def tokenizer_dir() -> str | None:
+    """Path of the tokenizer files LiteLLM ships, or None when LiteLLM is not installed.
+
+    Found with `importlib.util.find_spec`, without importing LiteLLM.
+    """
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or spec.origin is None:
+        return None
+    path = os.path.join(os.path.dirname(spec.origin), TOKENIZERS_SUBDIR)
+    return path if os.path.isdir(path) else None
+
+
+def ensure_tiktoken_cache() -> None:
+    """Set `TIKTOKEN_CACHE_DIR` to LiteLLM's bundled tokenizers unless it is already set."""
+    path = tokenizer_dir()
+    if path is not None:
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", path)
+
+
+def load_litellm() -> ModuleType:
+    """Import LiteLLM once (about 3-7 s), after `ensure_tiktoken_cache()`.
+
+    Raises ImportError when LiteLLM is not installed (`pip install 'modelroute[litellm]'`).
+    """
+    global _litellm_module
+    if _litellm_module is None:
+        ensure_tiktoken_cache()
+        import litellm
+
+        _litellm_module = litellm
+    return _litellm_module
+
+
+def litellm_token_counter(model: str, request: Request) -> int:
+    """Input tokens of `request` for `model` (a LiteLLM name, e.g. `openai/gpt-4o-mini`).
+
+    Counts the messages and tool definitions with `litellm.token_counter`; images count as
+    LiteLLM's default image size (no image is fetched). Falls back to
+    `modelroute.catalog.estimate_tokens` when LiteLLM cannot count (unknown content shapes).
+    Returns tokens (int, >= 0).
+    """
+    litellm = load_litellm()
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [m.to_dict() for m in request.messages],
+        "use_default_image_token_count": True,
+    }
+    if request.tools:
+        kwargs["tools"] = [dict(t) for t in request.tools]
+    try:
+        return int(litellm.token_counter(**kwargs))
+    except Exception:
+        return estimate_tokens(model, request)
+
+
+def count_text_tokens(model: str, text: str) -> int:
+    """Tokens of a plain `text` for `model` with `litellm.token_counter` (~4 chars per token
+    as a fallback). Used to estimate output tokens when a provider reports no usage."""
+    if not text:
+        return 0
+    litellm = load_litellm()
+    try:
+        return int(litellm.token_counter(model=model, text=text))
+    except Exception:
+        return -(-len(text) // 4)

@@ -1,0 +1,1 @@
+"""The demo: a simulated routed workload against the local provider server."""
