@@ -18,7 +18,7 @@ from modelroute.records import Attempt, Decision
 
 if TYPE_CHECKING:
     from modelroute.catalog import ModelInfo
-    from modelroute.types import Request
+    from modelroute.types import Request, Response
 
 logger = logging.getLogger("modelroute")
 
@@ -38,13 +38,18 @@ class RequestStarted:
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
-    """The engine is about to call `model` (attempt `index`, `retry`-th retry of it)."""
+    """The engine is about to call `model` (attempt `index`, `retry`-th retry of it).
+
+    `breaker_state` is the model's breaker state that admitted the call (`closed`, or
+    `half_open` for a probe).
+    """
 
     request_id: str
     index: int
     retry: int
     model: ModelInfo
     timeout_s: float | None
+    breaker_state: str | None = None
 
 
 class Observer(Protocol):
@@ -55,6 +60,13 @@ class Observer(Protocol):
 
     def attempt_started(self, event: AttemptStarted) -> None:
         """A provider call is about to start."""
+
+    def attempt_response(self, request_id: str, index: int, response: Response) -> None:
+        """Attempt `index` returned `response` (before validation; `attempt_finished` follows).
+
+        The one hook that sees the answer itself (id, finish reason, text), for tracers that
+        record them; records never carry answer text.
+        """
 
     def attempt_finished(self, request_id: str, attempt: Attempt) -> None:
         """An attempt ended (skipped candidates included; they have no start)."""
@@ -89,6 +101,10 @@ class Observers:
     def attempt_started(self, event: AttemptStarted) -> None:
         """Fan out `attempt_started`."""
         self._fire("attempt_started", event)
+
+    def attempt_response(self, request_id: str, index: int, response: Response) -> None:
+        """Fan out `attempt_response`."""
+        self._fire("attempt_response", request_id, index, response)
 
     def attempt_finished(self, request_id: str, attempt: Attempt) -> None:
         """Fan out `attempt_finished`."""
