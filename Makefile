@@ -13,9 +13,20 @@ export UV_CACHE_DIR := $(CACHE)/uv
 export MYPY_CACHE_DIR := $(CACHE)/mypy
 export PYTHONPATH :=
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install sysdeps demo test lint typecheck unit bench clean
 
 install: $(STAMP)
+
+# System packages the tests use (a real redis-server; Chromium renders the HTML report).
+SYSDEPS := redis-server:redis-server chromium:chromium
+sysdeps:
+	@missing=""; for pair in $(SYSDEPS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
 
 $(STAMP): constraints.txt pyproject.toml
 	@mkdir -p $(CACHE)
@@ -35,7 +46,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-unit: install
+unit: install sysdeps
 	$(PY) -m pytest
 
 test: lint typecheck unit
