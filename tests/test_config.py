@@ -9,7 +9,7 @@ import pytest
 from helpers import scripted
 from modelroute.clock import FakeClock
 from modelroute.config import build_catalog, load_config
-from modelroute.errors import ConfigError, UnknownModelError
+from modelroute.errors import ConfigError
 from modelroute.router import Router
 
 YAML = """
@@ -69,9 +69,11 @@ def _yaml_dict() -> dict[str, object]:
 def test_unknown_model_names_the_fallback_path() -> None:
     data = _yaml_dict()
     data["routes"]["summarize"]["fallbacks"] = ["m-b", "gpt-5o"]  # type: ignore[index]
-    with pytest.raises(UnknownModelError) as info:
+    with pytest.raises(ConfigError) as info:
         Router.from_config(data, backend=scripted({}))
-    assert str(info.value) == "routes.summarize.fallbacks[1]: unknown model 'gpt-5o'"
+    assert str(info.value) == (
+        "routes.summarize.fallbacks[1]: unknown model 'gpt-5o' (did you mean 'gpt-5'?)"
+    )
 
 
 @pytest.mark.parametrize(

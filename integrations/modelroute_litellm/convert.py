@@ -120,16 +120,37 @@ def usage_from(obj: Any) -> Usage | None:
     """`Usage` from a LiteLLM/OpenAI usage block, or None when there is none or it is all zero
     (LiteLLM fills an all-zero block when the provider sent none).
 
-    `cached_input_tokens` comes from `prompt_tokens_details.cached_tokens`.
+    Detail counts are parts of the totals, as OpenAI reports them: `cached_input_tokens` is
+    `prompt_tokens_details.cached_tokens` (part of `prompt_tokens`; image and audio tokens are
+    parts too and have no price of their own), `reasoning_tokens` is
+    `completion_tokens_details.reasoning_tokens` (part of `completion_tokens`). An
+    Anthropic-shaped block (`input_tokens` without the cache reads and writes, which are
+    reported beside it) is folded into the same shape: input = all three, cached = the reads.
     """
     if obj is None:
         return None
+    if get(obj, "prompt_tokens") is None and get(obj, "input_tokens") is not None:
+        return _anthropic_usage(obj)
     input_tokens = _as_int(get(obj, "prompt_tokens"))
     output_tokens = _as_int(get(obj, "completion_tokens"))
     if input_tokens == 0 and output_tokens == 0:
         return None
-    cached = _as_int(get(get(obj, "prompt_tokens_details"), "cached_tokens"))
-    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached)
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=_as_int(get(get(obj, "prompt_tokens_details"), "cached_tokens")),
+        reasoning_tokens=_as_int(get(get(obj, "completion_tokens_details"), "reasoning_tokens")),
+    )
+
+
+def _anthropic_usage(obj: Any) -> Usage | None:
+    reads = _as_int(get(obj, "cache_read_input_tokens"))
+    input_tokens = _as_int(get(obj, "input_tokens")) + reads
+    input_tokens += _as_int(get(obj, "cache_creation_input_tokens"))
+    output_tokens = _as_int(get(obj, "output_tokens"))
+    if input_tokens == 0 and output_tokens == 0:
+        return None
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=reads)
 
 
 def tool_call_dict(call: Any, *, with_index: bool = False) -> JSONDict:

@@ -17,6 +17,8 @@ subclasses `openai.APIConnectionError`), then the HTTP status, then the error bo
 | `content_policy_violation`                                         |                         |
 | `AuthenticationError`, `PermissionDeniedError`, 401, 403           | AuthenticationFailed    |
 | `NotFoundError`, 404, 410                                          | ModelNotFound           |
+| a 404 with no provider error body (an HTML or bare "Not Found")    | ProviderError, reason   |
+|                                                                    | `endpoint_not_found`    |
 | `BadRequestError` / `UnprocessableEntityError` with 400 or 422     | BadRequest              |
 | `ServiceUnavailableError`, `InternalServerError`,                  | ProviderUnavailable     |
 | `BadGatewayError`, any 5xx                                         |                         |
@@ -51,6 +53,7 @@ from modelroute.errors import (
     RateLimited,
     StreamBroken,
 )
+from modelroute.reasons import FallbackReason
 
 MAX_MESSAGE_CHARS = 500
 """Longest error message kept (characters)."""
@@ -165,6 +168,11 @@ def map_exception(
     ) or status in (401, 403):
         return build(AuthenticationFailed)
     if (_is_named(exc, "NotFoundError") and status in (None, 404)) or status in (404, 410):
+        if status == 404 and _is_bare_not_found(exc):
+            # a web server's own 404 page, not a provider's answer: wrong base URL or path
+            error = build(ProviderError)
+            error.reason = FallbackReason.ENDPOINT_NOT_FOUND
+            return error
         return build(ModelNotFound)
     if status in (400, 422) or (
         status is None and _is_named(exc, "BadRequestError", "UnprocessableEntityError")
@@ -319,6 +327,24 @@ def _error_fields(exc: BaseException) -> Mapping[str, Any]:
         return {}
     inner = body.get("error")
     return inner if isinstance(inner, Mapping) else body
+
+
+_BARE_NOT_FOUND = frozenset({"not found", "404 not found", "404 page not found", "404"})
+
+
+def _is_bare_not_found(exc: BaseException) -> bool:
+    """A 404 without a provider's error body: not JSON (an HTML page, plain text, nothing),
+    or JSON saying only "Not Found" (`{"detail": "Not Found"}`), so no model was judged."""
+    if not _has_http_answer(exc):
+        return False
+    body = _body_of(exc)
+    if body is None:
+        return True
+    fields = _error_fields(exc)
+    if fields.get("code") or fields.get("type"):
+        return False
+    text = fields.get("message", fields.get("detail", body.get("detail")))
+    return isinstance(text, str) and text.strip().lower() in _BARE_NOT_FOUND
 
 
 def _error_code(exc: BaseException) -> str | None:

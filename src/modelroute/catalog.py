@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,6 +24,10 @@ from modelroute.errors import UnknownModelError
 from modelroute.types import Request, Usage
 
 LITELLM_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+logger = logging.getLogger("modelroute")
+
+_SNAPSHOT = re.compile(r"[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})$")
 
 TokenCounter = Callable[[str, Request], int]
 """(model name, request) -> estimated input tokens."""
@@ -34,6 +40,8 @@ class ModelInfo:
     `name` is the name routes use; `target` what the backend is asked for (for LiteLLM,
     e.g. `openai/gpt-4o-mini`); `provider` the provider label used in records and spans.
     Prices are USD per token; `max_input_tokens` is the context window in tokens.
+    `aliases` are other names a provider may report for this model in its answers (e.g. a
+    local server's file name); dated snapshots of `name` or `target` need no alias.
     """
 
     name: str
@@ -50,14 +58,26 @@ class ModelInfo:
     supports_streaming: bool = True
     api_base: str | None = None
     api_key_env: str | None = None
+    aliases: tuple[str, ...] = ()
 
     @property
     def call_name(self) -> str:
         """The model name sent to the backend."""
         return self.target or self.name
 
+    def reported_names(self) -> frozenset[str]:
+        """Lower-case names a provider may report for this model: `name`, `target` with and
+        without its provider prefix, and `aliases`."""
+        names = {self.name, self.call_name, self.call_name.rsplit("/", 1)[-1], *self.aliases}
+        return frozenset(n.lower() for n in names)
+
     def cost(self, usage: Usage) -> float:
-        """USD cost of `usage` at this model's prices (cached input at its own price)."""
+        """USD cost of `usage` at this model's prices.
+
+        Detail counts are parts of the totals: cache reads are the part of `input_tokens`
+        priced at the cached rate (the input rate when the model has none), reasoning tokens
+        are part of `output_tokens` and priced as output; nothing is added on top.
+        """
         cached = min(usage.cached_input_tokens, usage.input_tokens)
         cached_price = (
             self.cached_input_cost_per_token
@@ -79,6 +99,31 @@ class ModelInfo:
         if request.needs_json_schema and not self.supports_json_schema:
             return "json_schema"
         return None
+
+
+def model_family(name: str) -> str:
+    """`name` lower-cased, without a provider prefix and a snapshot suffix (a date or a
+    version number), to match a reported model with its catalog entry.
+
+    >>> model_family("openai/gpt-4o-2024-08-06"), model_family("claude-3-5-sonnet@20241022")
+    ('gpt-4o', 'claude-3-5-sonnet')
+    """
+    return _SNAPSHOT.sub("", name.rsplit("/", 1)[-1].lower())
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """The catalog's reading of the model name a provider reported for one call.
+
+    `model` is the entry whose prices apply: the served model when the catalog knows it,
+    else the requested one (`known` False: the real price is unknown, so the cost is a
+    floor estimate). `substituted` is True when the reported name is neither a name of the
+    requested model nor a snapshot of one: the provider says another model served the call.
+    """
+
+    model: ModelInfo
+    substituted: bool
+    known: bool
 
 
 def estimate_tokens(model: str, request: Request) -> int:
@@ -137,6 +182,7 @@ class Catalog:
     ) -> None:
         self._models: dict[str, ModelInfo] = {m.name: m for m in models}
         self.token_counter: TokenCounter = token_counter or estimate_tokens
+        self._warned: set[tuple[str, str]] = set()
 
     @classmethod
     def from_litellm(cls, names: Iterable[str] = ()) -> Catalog:
@@ -181,6 +227,41 @@ class Catalog:
     def names(self) -> list[str]:
         """Model names in insertion order."""
         return list(self._models)
+
+    def served_by(self, requested: ModelInfo, reported: str | None) -> ServedModel:
+        """Which catalog model served a call to `requested`, by the name the provider reported.
+
+        Exact names (`ModelInfo.reported_names`) win over families (`model_family`, which
+        drops dated snapshots), and the requested model wins ties. A reported name the
+        catalog does not know is priced at `requested`'s rates with `known` False, and
+        logged once per (requested, reported) pair as a warning.
+        """
+        if not reported:
+            return ServedModel(requested, substituted=False, known=True)
+        name, family = reported.lower(), model_family(reported)
+
+        def exact(model: ModelInfo) -> bool:
+            return name in model.reported_names()
+
+        def same_family(model: ModelInfo) -> bool:
+            return family in {model_family(n) for n in model.reported_names()}
+
+        for same in (exact, same_family):
+            if same(requested):
+                return ServedModel(requested, substituted=False, known=True)
+            match = next((m for m in self._models.values() if same(m)), None)
+            if match is not None:  # a dated entry of the requested model is no substitution
+                return ServedModel(match, substituted=not same_family(requested), known=True)
+        if (requested.name, reported) not in self._warned:
+            self._warned.add((requested.name, reported))
+            logger.warning(
+                "model %r answered as %r, which the catalog does not know: priced at %r's "
+                "rates as a floor; add it to the catalog, or as an alias if it is the same model",
+                requested.name,
+                reported,
+                requested.name,
+            )
+        return ServedModel(requested, substituted=True, known=False)
 
     def estimate_input_tokens(self, model: str, request: Request) -> int:
         """Estimated input tokens of `request` for `model`."""

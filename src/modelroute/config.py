@@ -8,14 +8,25 @@ Prices in config are USD per 1M tokens (the unit providers publish).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelroute.breaker import BreakerConfig
 from modelroute.catalog import Catalog, ModelInfo, litellm_model_map, model_info_from_map
+from modelroute.config_check import (
+    ConfigProblem,
+    InvalidConfig,
+    chain_problems,
+    overflow_cycles,
+    route_ref_problems,
+    schema_problems,
+    suggestion,
+)
 from modelroute.errors import ConfigError, UnknownModelError
+from modelroute.limits.config import LimitsConfig
 from modelroute.policies import RetryPolicy, Timeouts
 from modelroute.route import Route
 from modelroute.rules import RouteRule
@@ -26,6 +37,7 @@ from modelroute.strategies.latency import Fastest, LatencyTracker
 from modelroute.strategies.split import WeightedSplit
 from modelroute.strategies.threshold import ScoreThreshold
 from modelroute.validators import Validator, build_validator
+from modelroute.verifier import Verifier
 
 if TYPE_CHECKING:
     from modelroute.backend import Backend
@@ -63,6 +75,7 @@ class ModelConfig(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     supports: Supports = Supports()
+    aliases: list[str] = []
 
 
 class BackoffConfig(_Strict):
@@ -100,6 +113,15 @@ class StrategyConfig(_Strict):
     thresholds: list[float] = []
 
 
+class VerifierConfig(_Strict):
+    """A second model that judges each answer (see `modelroute.verifier.Verifier`)."""
+
+    model: str
+    max_regenerations: int = Field(default=1, ge=0)
+    escalate: bool = True
+    fail_open: bool = True
+
+
 class RuleConfig(_Strict):
     """Send requests matching `when` to `route` (see `modelroute.rules.RouteRule`)."""
 
@@ -119,6 +141,7 @@ class RouteConfig(_Strict):
     max_input_tokens: int | None = Field(default=None, gt=0)
     overflow_route: str | None = None
     require_human_review: bool = False
+    verifier: VerifierConfig | None = None
     retries: int = Field(default=0, ge=0)
     backoff: BackoffConfig = BackoffConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
@@ -164,46 +187,116 @@ class RouterConfig(_Strict):
     baseline: str | None = None
     breaker: BreakerSettings = BreakerSettings()
     decision_log: str | None = None
+    limits: LimitsConfig | None = None
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | RouterConfig) -> RouterConfig:
-    """Parse and validate a config from a YAML path, a dict or a `RouterConfig`.
+    """Parse and validate a config from a YAML or JSON path (`.json`), a dict or a `RouterConfig`.
 
-    Raises `ConfigError` with the failing path, e.g. `routes.default.retries`.
+    Raises `InvalidConfig` (a `ConfigError`) listing every schema problem with its path,
+    e.g. `routes.default.retries`; a misspelled key gets a suggestion.
     """
     if isinstance(source, RouterConfig):
         return source
     if isinstance(source, Mapping):
         data: Any = source
     else:
-        import yaml
-
-        with open(source, encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise ConfigError(os.fspath(source), f"invalid YAML: {exc}") from None
+        data = _read_file(source)
     if not isinstance(data, Mapping):
         raise ConfigError("", f"config must be a mapping, got {type(data).__name__}")
     try:
         return RouterConfig.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(exc) from None
+        raise InvalidConfig(schema_problems(exc, _config_keys(RouterConfig))) from None
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
-    first = exc.errors()[0]
-    path = _format_loc(first["loc"])
-    value = first.get("input")
-    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
-    return ConfigError(path, f"{first['msg']}{shown}")
+def _read_file(source: str | os.PathLike[str]) -> Any:
+    import json
+
+    import yaml
+
+    with open(source, encoding="utf-8") as fh:
+        if os.fspath(source).endswith(".json"):
+            try:
+                return json.load(fh)
+            except ValueError as exc:
+                raise ConfigError(os.fspath(source), f"invalid JSON: {exc}") from None
+        try:
+            return yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ConfigError(os.fspath(source), f"invalid YAML: {exc}") from None
 
 
-def _format_loc(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+def _config_keys(model: type[BaseModel]) -> set[str]:
+    """Every key a config section of `model` may hold, nested sections included."""
+    keys = set(model.model_fields)
+    stack = [f.annotation for f in model.model_fields.values()]
+    while stack:
+        annotation = stack.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _config_keys(annotation)
+        else:
+            stack.extend(typing.get_args(annotation))
+    return keys
+
+
+def check_config(cfg: RouterConfig) -> list[ConfigProblem]:
+    """Every cross-reference problem of a schema-valid config, in config order: unknown
+    models and routes (with a suggestion), a model listed twice in one route, overflow
+    cycles, and what the route builders reject (validators, strategies, rule conditions).
+    Empty when the config is sound. `build_router` raises them as one `InvalidConfig`."""
+    litellm_map = litellm_model_map()
+    configured = list(cfg.models)
+    known = {*configured, *litellm_map}
+    problems = [
+        ConfigProblem(f"models.{name}.from_litellm", f"unknown LiteLLM model {mc.from_litellm!r}")
+        for name, mc in cfg.models.items()
+        if mc.from_litellm is not None and mc.from_litellm not in litellm_map
+    ]
+    chains = {name: rc.model_paths(name) for name, rc in cfg.routes.items()}
+    problems += chain_problems(chains, configured, known)
+    for name, rc in cfg.routes.items():
+        problems += _route_problems(name, rc)
+    single = [
+        (f"routes.{n}.verifier.model", rc.verifier.model)
+        for n, rc in cfg.routes.items()
+        if rc.verifier
+    ]
+    single += [("baseline", cfg.baseline)] if cfg.baseline is not None else []
+    problems += [
+        ConfigProblem(path, f"unknown model {model!r}{suggestion(model, configured, known)}")
+        for path, model in single
+        if model not in known
+    ]
+    refs = [(f"routes.{n}.overflow_route", rc.overflow_route) for n, rc in cfg.routes.items()]
+    refs += [(f"rules[{i}].route", rule.route) for i, rule in enumerate(cfg.rules)]
+    refs += [("default_route", cfg.default_route)]
+    problems += route_ref_problems(((p, r) for p, r in refs if r is not None), cfg.routes)
+    problems += overflow_cycles({n: rc.overflow_route for n, rc in cfg.routes.items()})
+    for i, rule in enumerate(cfg.rules):
+        try:
+            _rule(i, rule)
+        except ConfigError as exc:
+            problems.append(ConfigProblem(exc.path, exc.message))
+    return problems
+
+
+def _route_problems(name: str, rc: RouteConfig) -> Iterator[ConfigProblem]:
+    """What the builders of route `name` would reject: tiers, weights, thresholds,
+    validator specs and the strategy."""
+    yield from _route_model_problems(name, rc)
+    specs = [(f"routes.{name}.validators[{i}]", v) for i, v in enumerate(rc.validators)]
+    for model, tier in rc.tier_validators.items():
+        specs += [(f"routes.{name}.tier_validators.{model}[{i}]", v) for i, v in enumerate(tier)]
+    for path, spec in specs:
+        try:
+            build_validator(spec, path)
+        except ConfigError as exc:
+            yield ConfigProblem(exc.path, exc.message)
+    try:
+        build_strategy(rc.strategy, f"routes.{name}.strategy", LatencyTracker())
+    except ConfigError as exc:
+        yield ConfigProblem(exc.path, exc.message)
 
 
 def build_catalog(cfg: RouterConfig) -> Catalog:
@@ -219,6 +312,11 @@ def build_catalog(cfg: RouterConfig) -> Catalog:
             if model not in litellm_map:
                 raise UnknownModelError(path, model)
             catalog.add(model_info_from_map(model, litellm_map[model]))
+    for route_name, rc in cfg.routes.items():
+        if rc.verifier is not None and rc.verifier.model not in catalog:
+            if rc.verifier.model not in litellm_map:
+                raise UnknownModelError(f"routes.{route_name}.verifier.model", rc.verifier.model)
+            catalog.add(model_info_from_map(rc.verifier.model, litellm_map[rc.verifier.model]))
     if cfg.baseline is not None and cfg.baseline not in catalog:
         if cfg.baseline not in litellm_map:
             raise UnknownModelError("baseline", cfg.baseline)
@@ -257,6 +355,7 @@ def _model_info(name: str, mc: ModelConfig, litellm_map: Mapping[str, Any]) -> M
         supports_streaming=pick(sup.streaming, base.supports_streaming),
         api_base=mc.api_base,
         api_key_env=mc.api_key_env,
+        aliases=tuple(mc.aliases),
     )
 
 
@@ -280,36 +379,49 @@ def _validators(specs: list[str | dict[str, Any]], path: str) -> tuple[Validator
     return tuple(build_validator(spec, f"{path}[{i}]") for i, spec in enumerate(specs))
 
 
-def _check_route_models(name: str, rc: RouteConfig) -> None:
+def _route_model_problems(name: str, rc: RouteConfig) -> Iterator[ConfigProblem]:
     models = [m for _, m in rc.model_paths(name)]
     for model in rc.tier_validators:
         if model not in models:
             path = f"routes.{name}.tier_validators.{model}"
-            raise ConfigError(path, f"model {model!r} is not in the route")
+            yield ConfigProblem(path, f"model {model!r} is not in the route")
     st = rc.strategy
     for model in st.weights:
         if model not in models:
             path = f"routes.{name}.strategy.weights.{model}"
-            raise ConfigError(path, f"model {model!r} is not in the route")
+            yield ConfigProblem(path, f"model {model!r} is not in the route")
     if st.type == "threshold" and len(st.thresholds) != len(models) - 1:
         path = f"routes.{name}.strategy.thresholds"
-        raise ConfigError(path, f"{len(models)} tiers need {len(models) - 1} thresholds")
+        yield ConfigProblem(path, f"{len(models)} tiers need {len(models) - 1} thresholds")
+
+
+def _check_route_models(name: str, rc: RouteConfig) -> None:
+    problem = next(_route_model_problems(name, rc), None)
+    if problem is not None:
+        raise ConfigError(problem.path, problem.message)
+
+
+def _verifier(vc: VerifierConfig | None) -> Verifier | None:
+    if vc is None:
+        return None
+    return Verifier(vc.model, vc.max_regenerations, vc.escalate, vc.fail_open)
 
 
 def build_rules(cfg: RouterConfig) -> list[RouteRule]:
     """Route rules, in order."""
-    rules = []
-    for i, rule in enumerate(cfg.rules):
-        when = dict(rule.when)
-        for key in ("tags_any", "tags_all"):
-            if key in when:
-                when[key] = tuple(when[key])
-        try:
-            rules.append(RouteRule(rule.route, **when))
-        except TypeError:
-            known = ", ".join(f for f in RouteRule.__dataclass_fields__ if f != "route")
-            raise ConfigError(f"rules[{i}].when", f"unknown condition (known: {known})") from None
-    return rules
+    return [_rule(i, rule) for i, rule in enumerate(cfg.rules)]
+
+
+def _rule(i: int, rule: RuleConfig) -> RouteRule:
+    when = dict(rule.when)
+    for key in ("tags_any", "tags_all"):
+        if key in when:
+            when[key] = tuple(when[key])
+    try:
+        return RouteRule(rule.route, **when)
+    except TypeError:
+        known = ", ".join(f for f in RouteRule.__dataclass_fields__ if f != "route")
+        raise ConfigError(f"rules[{i}].when", f"unknown condition (known: {known})") from None
 
 
 def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> list[Route]:
@@ -342,6 +454,7 @@ def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> li
                 max_input_tokens=rc.max_input_tokens,
                 overflow_route=rc.overflow_route,
                 require_human_review=rc.require_human_review,
+                verifier=_verifier(rc.verifier),
             )
         )
     return routes
@@ -358,8 +471,9 @@ def build_router(
     from modelroute.router import Router
     from modelroute.sinks import JsonlSink
 
-    if cfg.default_route is not None and cfg.default_route not in cfg.routes:
-        raise ConfigError("default_route", f"unknown route {cfg.default_route!r}")
+    problems = check_config(cfg)
+    if problems:
+        raise InvalidConfig(problems)
     catalog = build_catalog(cfg)
     if backend is None:
         from modelroute_litellm import (  # type: ignore[attr-defined]
@@ -385,4 +499,5 @@ def build_router(
         breaker=BreakerConfig(**cfg.breaker.model_dump()),
         observers=[tracker],
         rules=build_rules(cfg),
+        guards=[cfg.limits.build_guard(catalog, clock)] if cfg.limits else [],
     )

@@ -21,7 +21,7 @@ from modelroute.guards import (
     asettle_all,
     settle_all,
 )
-from modelroute.plan import Action, Call, Done, GiveUp, Plan, Sleep
+from modelroute.plan import Action, Call, Done, GiveUp, Plan, Sleep, Verify
 from modelroute.records import Decision
 from modelroute.stream_attempt import StreamAttempt
 from modelroute.types import StreamChunk
@@ -46,6 +46,25 @@ def _settle(action: Action, on_finish: OnFinish) -> Done:
     if isinstance(action, GiveUp):
         raise action.error
     return action
+
+
+async def _averify(plan: Plan, backend: Backend, verify: Verify) -> Action:
+    """Ask the verifier model; its failure is a verdict too (see `Verifier.fail_open`)."""
+    try:
+        coro = backend.acall(verify.judge, verify.request, timeout_s=verify.timeout_s)
+        judge = await asyncio.wait_for(coro, verify.timeout_s)
+    except Exception as exc:  # the backend seam: a failed judge is recorded, not raised
+        return plan.on_verdict(verify, None, exc)
+    return plan.on_verdict(verify, judge)
+
+
+def _verify(plan: Plan, backend: Backend, verify: Verify) -> Action:
+    """Sync twin of `_averify`."""
+    try:
+        judge = backend.call(verify.judge, verify.request, timeout_s=verify.timeout_s)
+    except Exception as exc:  # the backend seam: a failed judge is recorded, not raised
+        return plan.on_verdict(verify, None, exc)
+    return plan.on_verdict(verify, judge)
 
 
 async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()) -> Done:
@@ -76,6 +95,8 @@ async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish, guards: G
             action = plan.on_error(call, as_provider_error(exc, call.model.name))
         else:
             action = plan.on_response(call, response)
+            if isinstance(action, Verify):
+                action = await _averify(plan, backend, action)
         await asettle_all(tickets, plan.attempts[-1])
     return _settle(action, on_finish)
 
@@ -100,6 +121,8 @@ def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards =
             action = plan.on_error(call, as_provider_error(exc, call.model.name))
         else:
             action = plan.on_response(call, response)
+            if isinstance(action, Verify):
+                action = _verify(plan, backend, action)
         settle_all(tickets, plan.attempts[-1])
     return _settle(action, on_finish)
 

@@ -203,6 +203,92 @@ class LimitExceeded(ModelRouteError):
         return self.decision.attempts if self.decision is not None else ()
 
 
+class BudgetExceeded(LimitExceeded):
+    """A USD budget refused a call: its estimated cost does not fit what is left.
+
+    `scope` and `key` name whose budget (`team`, `t1`); `period` is `day` or `month`, or
+    `request` for the per-request cap. USD amounts: `limit_usd`, `spent_usd` (settled
+    calls), `reserved_usd` (calls in flight), `estimate_usd` (this call's reservation);
+    `remaining_usd` = limit - spent - reserved. `reset_at` is the period's end (epoch
+    seconds; None for the per-request cap). `model` is the refused model.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scope: str,
+        key: str,
+        period: str,
+        limit_usd: float,
+        spent_usd: float,
+        reserved_usd: float,
+        estimate_usd: float,
+        model: str,
+        reset_at: float | None = None,
+        retry_after_s: float | None = None,
+        fallback: bool = False,
+        reason: str = "budget_exceeded",
+    ) -> None:
+        self.scope = scope
+        self.key = key
+        self.period = period
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.estimate_usd = estimate_usd
+        self.model = model
+        self.reset_at = reset_at
+        super().__init__(message, reason=reason, retry_after_s=retry_after_s, fallback=fallback)
+
+    @property
+    def remaining_usd(self) -> float:
+        """What is left of the budget now: limit - spent - reserved (never below 0)."""
+        return max(0.0, self.limit_usd - self.spent_usd - self.reserved_usd)
+
+
+class RateLimitExceeded(LimitExceeded):
+    """One of our own rate limits refused a call (not the provider's 429).
+
+    `scope` and `key` name whose limit (`user`, `u1`); `dimension` is `requests` or
+    `tokens`; `limit` counts per `window_s` seconds. `retry_after_s` is when enough
+    capacity is back (None when the call alone is larger than the limit).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scope: str,
+        key: str,
+        dimension: str,
+        limit: int,
+        window_s: float,
+        model: str,
+        retry_after_s: float | None,
+        fallback: bool = False,
+    ) -> None:
+        self.scope = scope
+        self.key = key
+        self.dimension = dimension
+        self.limit = limit
+        self.window_s = window_s
+        self.model = model
+        super().__init__(
+            message,
+            reason=f"rate_limit:{dimension}",
+            retry_after_s=retry_after_s,
+            fallback=fallback,
+        )
+
+
+class LimitStoreUnavailable(LimitExceeded):
+    """The limit store (e.g. Redis) could not be reached and limits are set to fail closed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="rate_limit:store_unavailable", fallback=False)
+
+
 class InputTooLong(ModelRouteError):
     """A request exceeds its route's `max_input_tokens` and the route has no overflow route."""
 

@@ -84,6 +84,10 @@ class Observers:
     def __bool__(self) -> bool:
         return bool(self.observers)
 
+    def with_extra(self, observers: Sequence[object]) -> Observers:
+        """These observers plus `observers` (for one request); `self` when there are none."""
+        return Observers((*self.observers, *observers)) if observers else self
+
     def _fire(self, method: str, *args: object) -> None:
         for obs in self.observers:
             hook = getattr(obs, method, None)

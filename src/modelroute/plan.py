@@ -9,7 +9,7 @@ the fallback logic exists exactly once. A plan is used by one request only.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from modelroute.errors import (
@@ -68,7 +68,19 @@ class GiveUp:
     decision: Decision
 
 
-Action = Call | Sleep | Done | GiveUp
+@dataclass(frozen=True, slots=True)
+class Verify:
+    """Ask the verifier model `judge` about `response`, the answer of `call`; report the
+    judge's answer (or error) with `on_verdict`."""
+
+    call: Call
+    response: Response
+    judge: ModelInfo
+    request: Request
+    timeout_s: float | None
+
+
+Action = Call | Sleep | Verify | Done | GiveUp
 
 
 class Plan:
@@ -103,13 +115,17 @@ class Plan:
         self.observers = observers or Observers()
         self.routed_from = routed_from
         self._attempts: list[Attempt] = []
-        self.ranking = (
+        ranking = (
             route.ranker.rank(request, route.models, catalog)
             if route.ranker is not None
             else Ranking(route.models)
         )
+        # each model is a candidate once, whatever the route or ranker lists twice
+        self.ranking = replace(ranking, models=tuple(dict.fromkeys(ranking.models)))
         self._queue = list(self.ranking.models)
         self._pending_retry: tuple[ModelInfo, int] | None = None
+        self._pending_verify: tuple[tuple[Verdict, ...], Usage, float | None] | None = None
+        self._regenerations = 0
         self.started_at = clock.now()
         self.started_wall = clock.wall()
         deadline = route.timeouts.deadline_s
@@ -158,6 +174,12 @@ class Plan:
         verdicts = tuple(v(response, self.request) for v in validators)
         failed = next((v for v in verdicts if not v.ok), None)
         self.breakers.get(call.model.name).on_success(now, call.admission)
+        verifier = self.route.verifier
+        if failed is None and verifier is not None and not committed:
+            self._pending_verify = (verdicts, usage, ttft_s)
+            judge = self.catalog.get(verifier.model, f"routes.{self.route.name}.verifier.model")
+            judge_request = verifier.judge_request(self.request, response)
+            return Verify(call, response, judge, judge_request, self._timeout(now))
         attempt = self._attempt(
             call,
             AttemptOutcome.OK if failed is None else AttemptOutcome.INVALID,
@@ -167,6 +189,7 @@ class Plan:
             verdicts=verdicts,
             ttft_s=ttft_s,
             error_message=None if failed is None else failed.detail,
+            finish_reason=response.finish_reason,
         )
         self._record(attempt)
         if failed is None:
@@ -175,6 +198,49 @@ class Plan:
         if committed:
             return self._interrupted(response.text, f"invalid_output:{failed.name}")
         return self._next_candidate()
+
+    def on_verdict(
+        self, verify: Verify, judge: Response | None, error: Exception | None = None
+    ) -> Action:
+        """Report the verifier's answer (`judge`), or the `error` its call raised."""
+        verifier = self.route.verifier
+        assert verifier is not None and self._pending_verify is not None
+        verdicts, usage, ttft_s = self._pending_verify
+        self._pending_verify = None
+        call, response = verify.call, verify.response
+        if judge is not None:
+            verdict = verifier.parse(judge)
+            judge_usage = judge.usage or self._estimate_usage(verify.judge, judge, verify.request)
+            judge_cost = verify.judge.cost(judge_usage)
+        else:
+            verdict = verifier.unavailable(error or RuntimeError("no verdict"))
+            judge_cost = 0.0
+        attempt = self._attempt(
+            call,
+            AttemptOutcome.OK if verdict.ok else AttemptOutcome.REJECTED,
+            reason=None if verdict.ok else FallbackReason.VERIFIER_REJECTED.value,
+            usage=usage,
+            response_model=response.model,
+            verdicts=(*verdicts, verdict),
+            ttft_s=ttft_s,
+            error_message=None if verdict.ok else verdict.detail,
+            finish_reason=response.finish_reason,
+        )
+        attempt = replace(
+            attempt,
+            cost_usd=attempt.cost_usd + judge_cost,
+            verifier_model=verify.judge.name,
+            verifier_cost_usd=judge_cost,
+        )
+        self._record(attempt)
+        if verdict.ok:
+            return Done(response, self._conclude(RequestOutcome.for_success(self._attempts)))
+        self._regenerations += 1
+        if self._regenerations > verifier.max_regenerations:
+            return self._give_up(RequestOutcome.EXHAUSTED)
+        if verifier.escalate:
+            return self._next_candidate()
+        return self._call_or_skip(call.model, call.retry + 1) or self._next_candidate()
 
     def on_error(
         self,
@@ -206,7 +272,7 @@ class Plan:
         if partial_text is not None:
             return self._interrupted(partial_text, reason.value)
         if not self.route.fallback.falls_back(reason):
-            return self._give_up(RequestOutcome.TERMINAL_ERROR)
+            return self._give_up(RequestOutcome.TERMINAL_ERROR, cause=error)
         delay = self.route.retry.delay_before_retry(
             reason, call.retry + 1, error.retry_after, self._rng.random()
         )
@@ -329,8 +395,12 @@ class Plan:
         verdicts: tuple[Verdict, ...] = (),
         ttft_s: float | None = None,
         error_message: str | None = None,
+        finish_reason: str | None = None,
     ) -> Attempt:
         model = call.model
+        # priced as the model the provider says served the call (see Catalog.served_by)
+        served = self.catalog.served_by(model, response_model) if usage is not None else None
+        priced = served.model if served is not None else model
         return Attempt(
             index=call.index,
             model=model.name,
@@ -345,17 +415,23 @@ class Plan:
             latency_s=self.clock.now() - call.started_at,
             ttft_s=ttft_s,
             usage=usage,
-            cost_usd=model.cost(usage) if usage is not None else 0.0,
+            cost_usd=priced.cost(usage) if usage is not None else 0.0,
             baseline_cost_usd=(
                 self.baseline.cost(usage) if usage is not None and self.baseline else None
             ),
             response_model=response_model,
+            finish_reason=finish_reason,
+            priced_as=priced.name if usage is not None else None,
+            substituted=served is not None and served.substituted,
+            price_unknown=served is not None and not served.known,
             verdicts=verdicts,
             started_at=self.started_wall + (call.started_at - self.started_at),
         )
 
-    def _estimate_usage(self, model: ModelInfo, response: Response) -> Usage:
-        tokens_in = self.catalog.estimate_input_tokens(model.name, self.request)
+    def _estimate_usage(
+        self, model: ModelInfo, response: Response, request: Request | None = None
+    ) -> Usage:
+        tokens_in = self.catalog.estimate_input_tokens(model.name, request or self.request)
         return Usage(tokens_in, max(1, -(-len(response.text) // 4)), estimated=True)
 
     def _decision(self, outcome: RequestOutcome) -> Decision:
@@ -392,9 +468,12 @@ class Plan:
             stream=self.stream,
         )
 
-    def _give_up(self, outcome: RequestOutcome) -> GiveUp:
+    def _give_up(self, outcome: RequestOutcome, cause: ProviderError | None = None) -> GiveUp:
+        """Fail the request; `cause` is the error that stopped it (e.g. the caller's 400)."""
         decision = self._conclude(outcome)
-        return GiveUp(AllAttemptsFailed(decision), decision)
+        error = AllAttemptsFailed(decision)
+        error.__cause__ = cause
+        return GiveUp(error, decision)
 
     def _interrupted(self, partial_text: str, cause: str) -> GiveUp:
         decision = self._conclude(RequestOutcome.INTERRUPTED)

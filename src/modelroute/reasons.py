@@ -20,6 +20,7 @@ class FallbackReason(StrEnum):
     CONTEXT_WINDOW = "context_window"
     CONTENT_FILTER = "content_filter"
     MODEL_NOT_FOUND = "model_not_found"  # 404/410: retired or renamed model
+    ENDPOINT_NOT_FOUND = "endpoint_not_found"  # a bare 404 page: wrong base URL or path
     BAD_REQUEST = "bad_request"  # the caller's own 400: terminal
     INVALID_OUTPUT = "invalid_output"
     CIRCUIT_OPEN = "circuit_open"
@@ -31,6 +32,7 @@ class FallbackReason(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"  # a USD budget refused the call before it was made
     RATE_LIMIT = "rate_limit"  # our own rate limit (e.g. `rate_limit:rpm`), not the provider's
     CANCELLED = "cancelled"
+    VERIFIER_REJECTED = "verifier_rejected"  # the verifier model judged the answer wrong
     UNKNOWN = "unknown"
 
     @staticmethod
@@ -67,6 +69,7 @@ BREAKER_REASONS = frozenset(
         FallbackReason.CONNECTION,
         FallbackReason.AUTH,
         FallbackReason.MODEL_NOT_FOUND,
+        FallbackReason.ENDPOINT_NOT_FOUND,
         FallbackReason.FIRST_TOKEN_TIMEOUT,
         FallbackReason.STREAM_STALLED,
         FallbackReason.STREAM_INTERRUPTED,

@@ -22,6 +22,7 @@ class AttemptOutcome(StrEnum):
     INVALID = "invalid"  # an answer came back but a validator rejected it
     SKIPPED = "skipped"  # never called: breaker open, capability or size mismatch
     INTERRUPTED = "interrupted"  # a stream broke after its first chunk reached the caller
+    REJECTED = "rejected"  # the verifier model rejected the answer
 
 
 class RequestOutcome(StrEnum):
@@ -65,7 +66,14 @@ class Attempt:
     `latency_s` is wall time of the call, `ttft_s` the time to first token for streams.
     `cost_usd` is this call's cost from the catalog prices; `baseline_cost_usd` what the
     same tokens would have cost on the baseline model (None without a baseline).
-    `response_model` is the model name the provider reported.
+    `response_model` is the model name the provider reported and `finish_reason` why its
+    answer ended (`stop`, `length`, `tool_calls`...). When the reported name stands for
+    another catalog model than `model` (`substituted`), the call is priced at that model's
+    rates: `priced_as` names the catalog model whose prices gave `cost_usd`; `price_unknown`
+    means the served model is not in the catalog and `cost_usd` is a floor estimate at
+    `model`'s prices (see `Catalog.served_by`). With a verifier,
+    `verifier_model` judged the answer and `verifier_cost_usd` is the judge call's cost,
+    included in `cost_usd`.
     """
 
     index: int
@@ -84,7 +92,13 @@ class Attempt:
     cost_usd: float = 0.0
     baseline_cost_usd: float | None = None
     response_model: str | None = None
+    finish_reason: str | None = None
+    priced_as: str | None = None
+    substituted: bool = False
+    price_unknown: bool = False
     verdicts: tuple[Verdict, ...] = ()
+    verifier_model: str | None = None
+    verifier_cost_usd: float = 0.0
     started_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +172,12 @@ class Decision:
         return tuple(a.model for a in self.attempts if a.outcome != AttemptOutcome.SKIPPED)
 
     @property
+    def served_model(self) -> str | None:
+        """The model name the provider reported for the returned answer (None if none)."""
+        answered = self.attempts[-1] if self.outcome.succeeded and self.attempts else None
+        return answered.response_model if answered is not None else None
+
+    @property
     def saving_usd(self) -> float | None:
         """baseline cost minus actual cost (negative when routing cost more)."""
         if self.baseline_cost_usd is None:
@@ -169,5 +189,6 @@ class Decision:
         out = asdict(self)
         out["fallback_reasons"] = list(self.fallback_reasons)
         out["models_attempted"] = list(self.models_attempted)
+        out["served_model"] = self.served_model
         out["saving_usd"] = self.saving_usd
         return out

@@ -11,6 +11,7 @@ from modelroute.policies import FallbackPolicy, RetryPolicy, Timeouts
 if TYPE_CHECKING:
     from modelroute.strategies.base import Strategy
     from modelroute.validators import Validator
+    from modelroute.verifier import Verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Route:
     `max_input_tokens` is enforced before any call: longer requests go to
     `overflow_route` when set, else raise `InputTooLong`. `require_human_review`
     marks every decision of this route so the application can hold it for a person.
+    `verifier` has a second model judge each answer (non-streaming calls only).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Route:
     max_input_tokens: int | None = None
     overflow_route: str | None = None
     require_human_review: bool = False
+    verifier: Verifier | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -123,6 +123,9 @@ class Router:
             for i, name in enumerate(route.models):
                 if name not in catalog:
                     raise UnknownModelError(f"routes.{route.name}.models[{i}]", name)
+            if route.verifier is not None and route.verifier.model not in catalog:
+                path = f"routes.{route.name}.verifier.model"
+                raise UnknownModelError(path, route.verifier.model)
         self.catalog = catalog
         self.backend = backend
         self.baseline: ModelInfo | None = catalog.get(baseline, "baseline") if baseline else None
@@ -170,34 +173,65 @@ class Router:
 
     # -- public calls -----------------------------------------------------------
 
-    async def acomplete(self, request: RequestLike, *, route: str | None = None) -> RoutedResponse:
+    # Each call takes two optional per-request extras: `backend` answers this request
+    # instead of the router's own (an adapter passes one bound to its caller's context,
+    # e.g. LangChain's parent run), and `observers` join the router's for this request.
+
+    async def acomplete(
+        self,
+        request: RequestLike,
+        *,
+        route: str | None = None,
+        backend: Backend | None = None,
+        observers: Sequence[object] = (),
+    ) -> RoutedResponse:
         """Answer `request` through `route`. Raises `AllAttemptsFailed` (every attempt
         inside) when no model gives an acceptable answer."""
-        plan = self._plan(request, route, stream=False)
-        done = await run_async(plan, self.backend, self._finish, self.guards)
+        plan = self._plan(request, route, stream=False, observers=observers)
+        done = await run_async(plan, backend or self.backend, self._finish, self.guards)
         return RoutedResponse(done.response, done.decision)
 
-    def complete(self, request: RequestLike, *, route: str | None = None) -> RoutedResponse:
+    def complete(
+        self,
+        request: RequestLike,
+        *,
+        route: str | None = None,
+        backend: Backend | None = None,
+        observers: Sequence[object] = (),
+    ) -> RoutedResponse:
         """Sync twin of `acomplete`."""
-        plan = self._plan(request, route, stream=False)
-        done = run_sync(plan, self.backend, self._finish, self.guards)
+        plan = self._plan(request, route, stream=False, observers=observers)
+        done = run_sync(plan, backend or self.backend, self._finish, self.guards)
         return RoutedResponse(done.response, done.decision)
 
-    def astream(self, request: RequestLike, *, route: str | None = None) -> RoutedAsyncStream:
+    def astream(
+        self,
+        request: RequestLike,
+        *,
+        route: str | None = None,
+        backend: Backend | None = None,
+        observers: Sequence[object] = (),
+    ) -> RoutedAsyncStream:
         """Stream the answer. Falls back only before the first visible chunk; a later
         failure raises `StreamInterrupted`. `decision` is set when the stream ends."""
-        plan = self._plan(request, route, stream=True)
+        plan = self._plan(request, route, stream=True, observers=observers)
         holder: list[Decision] = []
-        chunks = run_astream(plan, self.backend, self._finisher(holder), self.guards)
+        chunks = run_astream(plan, backend or self.backend, self._finisher(holder), self.guards)
         return RoutedAsyncStream(chunks, holder)
 
-    def stream(self, request: RequestLike, *, route: str | None = None) -> RoutedStream:
+    def stream(
+        self,
+        request: RequestLike,
+        *,
+        route: str | None = None,
+        backend: Backend | None = None,
+        observers: Sequence[object] = (),
+    ) -> RoutedStream:
         """Sync twin of `astream`."""
-        plan = self._plan(request, route, stream=True)
+        plan = self._plan(request, route, stream=True, observers=observers)
         holder: list[Decision] = []
-        return RoutedStream(
-            run_stream(plan, self.backend, self._finisher(holder), self.guards), holder
-        )
+        chunks = run_stream(plan, backend or self.backend, self._finisher(holder), self.guards)
+        return RoutedStream(chunks, holder)
 
     # -- internals --------------------------------------------------------------
 
@@ -236,9 +270,22 @@ class Router:
             seen.add(route.name)
         return route, origin
 
-    def _plan(self, request: RequestLike, route: str | None, *, stream: bool) -> Plan:
+    def _plan(
+        self,
+        request: RequestLike,
+        route: str | None,
+        *,
+        stream: bool,
+        observers: Sequence[object] = (),
+    ) -> Plan:
         req = request if isinstance(request, Request) else Request.of(request)
         chosen, routed_from = self._fit_input(req, self.resolve_route(req, route))
+        if stream and chosen.verifier is not None:
+            raise ConfigError(
+                f"routes.{chosen.name}.verifier",
+                "a verified route cannot stream (the answer must be judged before you see it); "
+                "use complete()/acomplete()",
+            )
         return Plan(
             request_id=os.urandom(8).hex(),
             route=chosen,
@@ -250,7 +297,7 @@ class Router:
             baseline=self.baseline,
             stream=stream,
             rng=self._rng,
-            observers=self.observers,
+            observers=self.observers.with_extra(observers),
             routed_from=routed_from,
         )
 

@@ -137,12 +137,18 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token usage of one call. `estimated` is True when the provider reported none."""
+    """Token usage of one call. `estimated` is True when the provider reported none.
+
+    The detail counts are parts of the totals, never added to them: `cached_input_tokens`
+    (cache reads) are part of `input_tokens`, `reasoning_tokens` part of `output_tokens`
+    (and priced as output).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     estimated: bool = False
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

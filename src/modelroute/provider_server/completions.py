@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.provider_server.faults import ContentOverride, Fault, OmitUsage
-from modelroute.provider_server.scripts import ModelScript, ToolCall, Usage
+from modelroute.provider_server.scripts import AnswerRule, ModelScript, ToolCall, Usage
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Reply:
 
     model: the `model` field to report. usage: the `usage` block, or None to send none.
     extra: provider-specific fields merged into the message (and the first stream delta).
+    logprobs: per-token log probabilities of the answer (non-streaming only), or None.
     """
 
     model: str
@@ -32,6 +33,7 @@ class Reply:
     finish_reason: str
     usage: dict[str, Any] | None
     extra: Mapping[str, Any]
+    logprobs: tuple[float, ...] | None = None
 
 
 def message_text(content: Any) -> str:
@@ -67,10 +69,12 @@ def compose_reply(
 ) -> Reply:
     """The reply `script` gives to the request `body`, as changed by `fault` (content, usage)."""
     messages = body.get("messages") or []
-    content, calls = _scripted_answer(model, script, body, messages)
+    rule = _matching_rule(script, messages)
+    content, calls = _scripted_answer(model, script, body, messages, rule)
     finish_reason = "tool_calls" if calls else "stop"
+    logprobs = rule.logprobs if rule is not None and not calls else None
     if isinstance(fault, ContentOverride):
-        content, calls = fault.content, ()
+        content, calls, logprobs = fault.content, (), None
         finish_reason = fault.finish_reason or "stop"
     wire_calls = tuple(_wire_tool_call(call, i) for i, call in enumerate(calls))
     usage = None
@@ -78,7 +82,8 @@ def compose_reply(
         completion_text = (content or "") + "".join(
             c["function"]["name"] + c["function"]["arguments"] for c in wire_calls
         )
-        usage = _usage(script, prompt_tokens(messages), estimate_tokens(completion_text))
+        given = rule.usage if rule is not None and rule.usage is not None else script.usage
+        usage = _usage(given, prompt_tokens(messages), estimate_tokens(completion_text))
     return Reply(
         model=script.reported_model or model,
         content=content,
@@ -86,6 +91,7 @@ def compose_reply(
         finish_reason=finish_reason,
         usage=usage,
         extra=script.message_extra,
+        logprobs=logprobs,
     )
 
 
@@ -101,7 +107,12 @@ def completion_body(reply: Reply, completion_id: str, created: int) -> dict[str,
         "created": created,
         "model": reply.model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": _wire_logprobs(reply.logprobs),
+                "finish_reason": reply.finish_reason,
+            }
         ],
     }
     if reply.usage is not None:
@@ -189,14 +200,21 @@ def new_completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
+def _matching_rule(script: ModelScript, messages: Sequence[Any]) -> AnswerRule | None:
+    text = last_user_text(messages)
+    return next((r for r in script.rules if r.when in text), None)
+
+
 def _scripted_answer(
-    model: str, script: ModelScript, body: Mapping[str, Any], messages: Sequence[Any]
+    model: str,
+    script: ModelScript,
+    body: Mapping[str, Any],
+    messages: Sequence[Any],
+    rule: AnswerRule | None,
 ) -> tuple[str | None, tuple[ToolCall, ...]]:
     wants_tools = bool(body.get("tools")) and not (
         messages and isinstance(messages[-1], Mapping) and messages[-1].get("role") == "tool"
     )
-    text = last_user_text(messages)
-    rule = next((r for r in script.rules if r.when in text), None)
     calls = (
         (rule.tool_calls if rule and rule.tool_calls else script.tool_calls) if wants_tools else ()
     )
@@ -216,8 +234,18 @@ def _wire_tool_call(call: ToolCall, index: int) -> dict[str, Any]:
     }
 
 
-def _usage(script: ModelScript, prompt_estimate: int, completion_estimate: int) -> dict[str, Any]:
-    given = script.usage or Usage()
+def _wire_logprobs(values: tuple[float, ...] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    content: list[dict[str, Any]] = [
+        {"token": f"t{i}", "logprob": v, "bytes": None, "top_logprobs": []}
+        for i, v in enumerate(values)
+    ]
+    return {"content": content}
+
+
+def _usage(given: Usage | None, prompt_estimate: int, completion_estimate: int) -> dict[str, Any]:
+    given = given or Usage()
     prompt = _first(given.prompt_tokens, prompt_estimate)
     completion = _first(given.completion_tokens, completion_estimate)
     usage: dict[str, Any] = {

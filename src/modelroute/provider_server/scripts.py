@@ -10,6 +10,8 @@ models:
     rules:                                        # first rule whose `when` is a substring of the
       - when: "capital of Italy"                  # last user message wins
         answer: "Rome."
+        usage: {completion_tokens: 3}             # this answer's token counts (else the model's)
+        logprobs: [-0.02, -0.4]                   # per-token logprobs sent with this answer
     tool_calls:                                   # answered when the request offers `tools`
       - {name: lookup, arguments: {q: weather}, id: call_b_01}
     usage: {prompt_tokens: 400, completion_tokens: 200,
@@ -75,11 +77,17 @@ class Usage:
 
 @dataclass(frozen=True)
 class AnswerRule:
-    """Answer `answer` (or `tool_calls`) when `when` is a substring of the last user message."""
+    """Answer `answer` (or `tool_calls`) when `when` is a substring of the last user message.
+
+    usage: this answer's reported token counts (None: the model script's `usage`).
+    logprobs: per-token log probabilities sent as the choice's `logprobs.content` (None: none).
+    """
 
     when: str
     answer: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    logprobs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,13 @@ def _rule(spec: Any, path: str) -> AnswerRule:
     params = _params(spec, AnswerRule, path)
     if "tool_calls" in params:
         params["tool_calls"] = _tool_calls(params, path)
+    if params.get("usage") is not None:
+        params["usage"] = Usage(**_params(params["usage"], Usage, f"{path}.usage"))
+    if params.get("logprobs") is not None:
+        values = _list(params, "logprobs", path)
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+            raise ScriptError(f"{path}.logprobs: expected a list of numbers, got {values!r}")
+        params["logprobs"] = tuple(float(x) for x in values)
     return _construct(AnswerRule, params, path)
 
 
