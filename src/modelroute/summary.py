@@ -1,19 +1,33 @@
-"""Totals over decisions: cost with routing vs the baseline, fallbacks, model mix, latency."""
+"""Totals over decisions: cost with routing vs the baseline, fallbacks, model mix, latency.
+
+`SummaryAccumulator` takes decisions one at a time (a 1M-line log never sits in memory
+whole: it keeps one float per request, for the latency percentiles); `summarize` runs it
+over an iterable. The report (`modelroute.report`) and the demo read their headline
+numbers from here, so every place prints the same figures.
+"""
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from modelroute.records import Decision
+from modelroute.records import Decision, RequestOutcome
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) by linear interpolation; 0.0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
+    return percentile_of_sorted(ordered, q)
+
+
+def percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
+    """`percentile` of values already sorted ascending (sort once, ask many quantiles)."""
+    if not ordered:
+        return 0.0
     pos = (len(ordered) - 1) * q / 100.0
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
@@ -26,6 +40,8 @@ class Summary:
 
     `baseline_cost_usd` sums, over answered requests, what the answer would have cost on
     the baseline model; `saving_pct` is 100 * (1 - cost / baseline cost) over those.
+    `refused` counts requests a rate limit or budget stopped before any call (they are
+    part of `failed`). `fallback_reasons` counts attempts by reason.
     """
 
     requests: int
@@ -39,6 +55,7 @@ class Summary:
     responding_models: dict[str, int] = field(default_factory=dict)
     latency_p50_s: float = 0.0
     latency_p95_s: float = 0.0
+    refused: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -46,6 +63,7 @@ class Summary:
             "requests": self.requests,
             "answered": self.answered,
             "failed": self.failed,
+            "refused": self.refused,
             "cost_usd": self.cost_usd,
             "baseline_cost_usd": self.baseline_cost_usd,
             "saving_pct": self.saving_pct,
@@ -57,27 +75,65 @@ class Summary:
         }
 
 
+class SummaryAccumulator:
+    """Builds a `Summary` from decisions added one at a time."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.answered = 0
+        self.refused = 0
+        self.cost_usd = 0.0
+        self.priced_cost_usd = 0.0  # cost of answered requests that have a baseline cost
+        self.baseline_cost_usd = 0.0
+        self.fallback_requests = 0
+        self.reasons: Counter[str] = Counter()
+        self.models: Counter[str] = Counter()
+        self.latencies: array[float] = array("d")
+
+    def add(self, d: Decision) -> None:
+        """Count one decision."""
+        self.requests += 1
+        self.cost_usd += d.cost_usd
+        self.latencies.append(d.latency_s)
+        reasons = d.fallback_reasons
+        if reasons:
+            self.fallback_requests += 1
+            self.reasons.update(reasons)
+        if d.outcome == RequestOutcome.REFUSED:
+            self.refused += 1
+        if not d.outcome.succeeded:
+            return
+        self.answered += 1
+        if d.responding_model:
+            self.models[d.responding_model] += 1
+        if d.baseline_cost_usd is not None:
+            self.priced_cost_usd += d.cost_usd
+            self.baseline_cost_usd += d.baseline_cost_usd
+
+    def summary(self) -> Summary:
+        """The totals so far."""
+        baseline = self.baseline_cost_usd
+        saving = 100.0 * (1.0 - self.priced_cost_usd / baseline) if baseline > 0 else None
+        ordered = sorted(self.latencies)
+        return Summary(
+            requests=self.requests,
+            answered=self.answered,
+            failed=self.requests - self.answered,
+            cost_usd=self.cost_usd,
+            baseline_cost_usd=baseline,
+            saving_pct=saving,
+            fallback_requests=self.fallback_requests,
+            fallback_reasons=dict(self.reasons.most_common()),
+            responding_models=dict(self.models.most_common()),
+            latency_p50_s=percentile_of_sorted(ordered, 50),
+            latency_p95_s=percentile_of_sorted(ordered, 95),
+            refused=self.refused,
+        )
+
+
 def summarize(decisions: Iterable[Decision]) -> Summary:
-    """Totals over `decisions`."""
-    items = list(decisions)
-    answered = [d for d in items if d.outcome.succeeded]
-    reasons: Counter[str] = Counter(r for d in items for r in d.fallback_reasons)
-    models: Counter[str] = Counter(d.responding_model for d in answered if d.responding_model)
-    priced = [d for d in answered if d.baseline_cost_usd is not None]
-    cost_priced = sum(d.cost_usd for d in priced)
-    baseline = sum(d.baseline_cost_usd or 0.0 for d in priced)
-    saving = 100.0 * (1.0 - cost_priced / baseline) if baseline > 0 else None
-    latencies = [d.latency_s for d in items]
-    return Summary(
-        requests=len(items),
-        answered=len(answered),
-        failed=len(items) - len(answered),
-        cost_usd=sum(d.cost_usd for d in items),
-        baseline_cost_usd=baseline,
-        saving_pct=saving,
-        fallback_requests=sum(1 for d in items if d.fallback_count),
-        fallback_reasons=dict(reasons.most_common()),
-        responding_models=dict(models.most_common()),
-        latency_p50_s=percentile(latencies, 50),
-        latency_p95_s=percentile(latencies, 95),
-    )
+    """Totals over `decisions` (consumed one at a time)."""
+    acc = SummaryAccumulator()
+    for d in decisions:
+        acc.add(d)
+    return acc.summary()

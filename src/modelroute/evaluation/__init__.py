@@ -1,0 +1,1 @@
+"""`modelroute eval`: one prompt set across several models, scored and compared."""

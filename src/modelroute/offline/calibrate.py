@@ -1,0 +1,223 @@
+"""Pick a router's setting for a target, from operating points measured on training rows.
+
+Training scores every candidate setting of every group (a task for cascades, the whole
+data for a classifier) by cross-validation on the training rows only: each
+`OperatingPoint` holds the sums of quality, cost (in units of the baseline's mean cost
+per query) and strong-model calls over that group's rows. Calibration then trades
+quality against cost (or strong calls) with one price `lam`: every group takes the point
+that maximizes `quality - lam * cost`, and `lam` is the largest price (the cheapest
+combination) that still meets the target. One number thus sets all groups consistently,
+and the stored points let `modelroute calibrate` re-target a router without its data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Axis = Literal["cost", "strong"]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingPoint:
+    """One `setting` of one `group`, scored out-of-fold on `rows` training rows (sums)."""
+
+    group: str
+    setting: Hashable
+    rows: int
+    quality: float
+    cost: float
+    strong: float
+
+    def along(self, axis: Axis) -> float:
+        """The price-bearing amount: cost or strong-model calls."""
+        return self.cost if axis == "cost" else self.strong
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Reach `quality` (a fraction of the baseline's quality) at the least cost, or the
+    best quality with at most `strong_share` of queries calling the strong model."""
+
+    quality: float | None = None
+    strong_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.quality is None) == (self.strong_share is None):
+            raise ValueError("give exactly one of quality and strong_share")
+        value = self.quality if self.quality is not None else self.strong_share
+        assert value is not None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"target must be a non-negative number, got {value!r}")
+
+    @property
+    def axis(self) -> Axis:
+        """What the price is put on."""
+        return "cost" if self.quality is not None else "strong"
+
+    def describe(self) -> str:
+        """E.g. `quality >= 95% of baseline`."""
+        if self.quality is not None:
+            return f"quality >= {self.quality:.0%} of baseline"
+        return f"strong-model share <= {self.strong_share:.0%}"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The calibrated setting: the price `lam` on `axis`, each group's point, and what the
+    training rows say it reaches (fractions of the baseline's quality and cost)."""
+
+    target: Target
+    lam: float
+    points: Mapping[str, OperatingPoint]
+    quality: float
+    cost: float
+    strong_share: float
+    target_met: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (settings as strings)."""
+        return {
+            "target": self.target.describe(),
+            "lam": self.lam,
+            "axis": self.target.axis,
+            "cv_quality_vs_baseline": self.quality,
+            "cv_cost_vs_baseline": self.cost,
+            "cv_strong_share": self.strong_share,
+            "target_met_on_training_rows": self.target_met,
+            "settings": {g: str(p.setting) for g, p in self.points.items()},
+        }
+
+
+def frontier(points: Iterable[OperatingPoint]) -> list[OperatingPoint]:
+    """Points not dominated in (cost, quality) or in (strong calls, quality)."""
+    pts = list(points)
+    keep: dict[int, OperatingPoint] = {}
+    for axis in ("cost", "strong"):
+        best = -math.inf
+        for p in sorted(pts, key=lambda p: (p.along(axis), -p.quality)):
+            if p.quality > best + 1e-12:
+                keep[id(p)] = p
+                best = p.quality
+    return sorted(keep.values(), key=lambda p: (p.cost, p.quality))
+
+
+def select(
+    frontiers: Mapping[str, Sequence[OperatingPoint]], lam: float, axis: Axis
+) -> dict[str, OperatingPoint]:
+    """Each group's point maximizing `quality - lam * amount` (ties: the smaller amount)."""
+    return {
+        group: max(pts, key=lambda p: (p.quality - lam * p.along(axis), -p.along(axis)))
+        for group, pts in frontiers.items()
+    }
+
+
+def _hull_slopes(points: Sequence[OperatingPoint], axis: Axis) -> list[float]:
+    """Slopes between consecutive vertices of the upper concave hull in (amount, quality)."""
+    hull: list[tuple[float, float]] = []
+    for x, q in sorted({(p.along(axis), p.quality) for p in points}):
+        if hull and q <= hull[-1][1]:
+            continue
+        if hull and x == hull[-1][0]:
+            hull.pop()  # same amount, better quality
+        while len(hull) >= 2:
+            (x1, q1), (x2, q2) = hull[-2], hull[-1]
+            if (q2 - q1) * (x - x1) <= (q - q1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append((x, q))
+    return [(q2 - q1) / (x2 - x1) for (x1, q1), (x2, q2) in itertools.pairwise(hull)]
+
+
+def prices(frontiers: Mapping[str, Sequence[OperatingPoint]], axis: Axis) -> list[float]:
+    """Prices at which some group's choice changes, as midpoints, from high to low; each
+    one yields a distinct combination (the first is the cheapest, the last the best)."""
+    slopes = sorted(
+        {0.0, *(s for pts in frontiers.values() for s in _hull_slopes(pts, axis))}, reverse=True
+    )
+    mids = [slopes[0] * 2 + 1.0]
+    mids += [(hi + lo) / 2 for hi, lo in itertools.pairwise(slopes)]
+    return [*mids, 0.0]
+
+
+def calibrate(
+    frontiers: Mapping[str, Sequence[OperatingPoint]],
+    target: Target,
+    *,
+    baseline_quality: float,
+    rows: int,
+) -> Choice:
+    """The cheapest price meeting `target`. `baseline_quality` is the sum of the baseline's
+    quality over the same `rows` training rows. When no price meets the target, the
+    closest one is returned with `target_met=False`."""
+    axis = target.axis
+    combos = [(lam, select(frontiers, lam, axis)) for lam in prices(frontiers, axis)]
+
+    def totals(sel: Mapping[str, OperatingPoint]) -> tuple[float, float, float]:
+        q = sum(p.quality for p in sel.values()) / max(baseline_quality, 1e-12)
+        c = sum(p.cost for p in sel.values()) / rows
+        s = sum(p.strong for p in sel.values()) / rows
+        return q, c, s
+
+    def choice(lam: float, sel: dict[str, OperatingPoint], met: bool) -> Choice:
+        q, c, s = totals(sel)
+        return Choice(target, lam, sel, q, c, s, met)
+
+    if target.quality is not None:
+        for lam, sel in combos:  # cheapest first
+            if totals(sel)[0] >= target.quality - 1e-12:
+                return choice(lam, sel, True)
+        return choice(*combos[-1], False)
+    assert target.strong_share is not None
+    for lam, sel in reversed(combos):  # best quality first
+        if totals(sel)[2] <= target.strong_share + 1e-12:
+            return choice(lam, sel, True)
+    return choice(*combos[0], False)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A router's cross-validated operating points (per group, training rows only) and the
+    setting currently chosen from them. `rows` and `baseline_quality` (the baseline's
+    quality summed over those rows) turn sums into fractions of the baseline."""
+
+    frontiers: Mapping[str, tuple[OperatingPoint, ...]]
+    rows: int
+    baseline_quality: float
+    choice: Choice
+
+    @classmethod
+    def fit(
+        cls,
+        points: Mapping[str, Iterable[OperatingPoint]],
+        target: Target,
+        *,
+        rows: int,
+        baseline_quality: float,
+    ) -> Calibration:
+        """Keep each group's frontier and choose the setting for `target`."""
+        fronts = {g: tuple(frontier(p)) for g, p in points.items()}
+        chosen = calibrate(fronts, target, baseline_quality=baseline_quality, rows=rows)
+        return cls(fronts, rows, baseline_quality, chosen)
+
+    def retarget(self, target: Target) -> Calibration:
+        """The same points, calibrated for another target."""
+        chosen = calibrate(
+            self.frontiers, target, baseline_quality=self.baseline_quality, rows=self.rows
+        )
+        return Calibration(self.frontiers, self.rows, self.baseline_quality, chosen)
+
+    def settings(self, lam: float | None = None, axis: Axis | None = None) -> dict[str, Hashable]:
+        """Each group's setting at price `lam` (default: the calibrated one)."""
+        if lam is None:
+            return {g: p.setting for g, p in self.choice.points.items()}
+        chosen = select(self.frontiers, lam, axis or self.choice.target.axis)
+        return {g: p.setting for g, p in chosen.items()}
+
+    def sweep(self) -> list[float]:
+        """Prices along the cost axis, cheapest combination first (for curves and AIQ)."""
+        return prices(self.frontiers, "cost")

@@ -1,0 +1,50 @@
+"""`modelroute report LOG.jsonl`: the savings report of a decision log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `report` subcommand."""
+    p = sub.add_parser(
+        "report",
+        help="HTML + markdown savings report of a decision log",
+        description="Write one self-contained HTML report (works offline) and a markdown "
+        "summary of a JSONL decision log; the log is read line by line.",
+    )
+    p.add_argument("log", help="the decision log (JSONL, as written by `decision_log:`)")
+    p.add_argument("--out", default=None, help="HTML file (default: report.html beside the log)")
+    p.add_argument("--config", default=None, help="router config YAML: draws its team budgets")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the report; print the markdown (or JSON) on stdout, file paths on stderr."""
+    from modelroute.report.build import build_report, config_budgets
+
+    log = Path(args.log)
+    if not log.is_file():
+        print(f"modelroute report: no such file: {log}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else log.with_name("report.html")
+    budgets, tz = config_budgets(args.config)
+    result = build_report(log, out, budgets=budgets, timezone=tz)
+    if args.json:
+        payload = {
+            **result.data.to_dict(),
+            "log": result.stats.to_dict(),
+            "html": str(result.html_path),
+            "markdown": str(result.markdown_path),
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        sys.stdout.write(result.markdown)
+    if result.stats.bad:
+        print(f"skipped {result.stats.bad} bad lines", file=sys.stderr)
+    print(f"report: {result.html_path} (markdown: {result.markdown_path})", file=sys.stderr)
+    return 0

@@ -1,0 +1,92 @@
+"""Training on synthetic rows: calibration reaches its target on the training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelroute.errors import ModelRouteError
+from modelroute.offline.calibrate import Target
+from modelroute.offline.cascade import CascadeRouter
+from modelroute.offline.classifier import PromptClassifier
+from modelroute.offline.data import OutcomeTable, load_outcomes
+from modelroute.offline.train import default_baseline, train_cascade, train_classifier, train_router
+from offline_data import synthetic, write
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> OutcomeTable:
+    path = tmp_path_factory.mktemp("data") / "synthetic.csv"
+    return load_outcomes(write(path, synthetic()))
+
+
+@pytest.fixture(scope="module")
+def cascade(table: OutcomeTable) -> CascadeRouter:
+    return train_cascade(table, baseline="m-big", target=Target(quality=0.95))
+
+
+def _vs_baseline(table: OutcomeTable, quality: float) -> float:
+    return quality / float(table.quality[:, table.column("m-big")].mean())
+
+
+def test_default_baseline_is_the_best_model(table: OutcomeTable) -> None:
+    assert default_baseline(table) == "m-big"
+
+
+def test_cascade_calibration_hits_its_target_on_training_rows(
+    table: OutcomeTable, cascade: CascadeRouter
+) -> None:
+    choice = cascade.calibration.choice
+    assert choice.target_met
+    assert choice.quality >= 0.95  # cross-validated on the training rows
+    assert choice.cost < 1.0
+    outcome = cascade.run(table)  # refitted models, same rows
+    assert _vs_baseline(table, outcome.mean_quality) >= 0.93
+
+
+def test_tasks_get_their_own_evidence(cascade: CascadeRouter) -> None:
+    assert cascade.verifiers["quiz"].kind == "choice"
+    assert cascade.verifiers["code"].kind == "text"
+    assert set(cascade.plans()) == {"quiz", "code"}
+
+
+def test_cascade_cost_sums_the_plan_prefix_it_called(
+    table: OutcomeTable, cascade: CascadeRouter
+) -> None:
+    outcome = cascade.run(table)
+    plans = cascade.plans()
+    for i in range(len(table)):
+        called = plans[table.tasks[i]].stages[: outcome.calls[i]]
+        expected = sum(table.cost[i, table.column(m)] for m in called)
+        assert outcome.cost[i] == pytest.approx(expected)
+
+
+def test_strong_share_target(table: OutcomeTable, cascade: CascadeRouter) -> None:
+    capped = cascade.retarget(Target(strong_share=0.3))
+    assert capped.calibration.choice.strong_share <= 0.3
+    assert capped.run(table).strong.mean() <= 0.35
+
+
+def test_classifier_calibration_hits_its_target(table: OutcomeTable) -> None:
+    router = train_classifier(table, baseline="m-big", target=Target(quality=0.9))
+    assert isinstance(router, PromptClassifier)
+    assert router.calibration.choice.target_met
+    assert router.calibration.choice.quality >= 0.9
+    outcome = router.run(table)
+    assert _vs_baseline(table, outcome.mean_quality) >= 0.88
+    np.testing.assert_array_equal(outcome.calls, 1)
+
+
+def test_auto_prefers_the_cheaper_router_at_the_target(table: OutcomeTable) -> None:
+    router = train_router(table, kind="auto", baseline="m-big", target=Target(quality=0.95))
+    assert router.calibration.choice.target_met
+
+
+def test_too_few_rows_and_no_answers(tmp_path: Path, table: OutcomeTable) -> None:
+    with pytest.raises(ModelRouteError, match="at least 10"):
+        train_cascade(table.take(range(5)))
+    no_answers = OutcomeTable(table.models, table.prompts, table.tasks, table.quality, table.cost)
+    with pytest.raises(ModelRouteError, match="recorded answers"):
+        train_cascade(no_answers)
