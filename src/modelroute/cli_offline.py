@@ -119,6 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_setting(payload: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     cal = payload["calibration"]
@@ -130,7 +131,7 @@ def _print_setting(payload: dict[str, Any]) -> None:
     table.add_row("cross-validated cost", f"{cal['cv_cost_vs_baseline']:.1%} of baseline")
     table.add_row("met on training rows", str(cal["target_met_on_training_rows"]))
     for group, setting in cal["settings"].items():
-        table.add_row(f"setting [{group}]", setting)
+        table.add_row(f"plan for {group or '(no task)'}", escape(setting))
     Console().print(table)
 
 
