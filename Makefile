@@ -40,8 +40,8 @@ demo: install
 	$(VENV)/bin/modelroute demo
 
 lint: install
-	$(VENV)/bin/ruff check src integrations tests
-	$(VENV)/bin/ruff format --check src integrations tests
+	$(VENV)/bin/ruff check src integrations tests bench
+	$(VENV)/bin/ruff format --check src integrations tests bench
 
 typecheck: install
 	$(VENV)/bin/mypy

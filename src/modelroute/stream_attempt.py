@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelroute.errors import FirstTokenTimeout, ProviderError, StreamStalled
+from modelroute.errors import FirstTokenTimeout, ProviderError, ProviderTimeout, StreamStalled
 from modelroute.types import Response, StreamChunk, Usage
 
 if TYPE_CHECKING:
@@ -35,16 +35,30 @@ class StreamAttempt:
 
     @property
     def wait_limit_s(self) -> float | None:
-        """How long the driver may wait for the next chunk (seconds, None = no limit)."""
+        """How long the driver may wait for the next chunk (seconds, None = no limit).
+
+        Never past the request's deadline: chunks that each arrive within the stall limit
+        must not stretch the stream beyond it."""
         timeouts = self.plan.route.timeouts
         limit = timeouts.first_token_s if self._first_at is None else timeouts.stall_s
         if limit is None:
-            return self.call.timeout_s
-        return limit if self.call.timeout_s is None else min(limit, self.call.timeout_s)
+            limit = self.call.timeout_s
+        elif self.call.timeout_s is not None:
+            limit = min(limit, self.call.timeout_s)
+        left = self._deadline_left()
+        return left if limit is None or (left is not None and left < limit) else limit
+
+    def _deadline_left(self) -> float | None:
+        deadline = self.plan.route.timeouts.deadline_s
+        if deadline is None:
+            return None
+        return max(0.0, self.plan.started_at + deadline - self.plan.clock.now())
 
     def timed_out(self) -> ProviderError:
         """The error for a wait that exceeded `wait_limit_s`."""
         name = self.call.model.name
+        if self._deadline_left() == 0.0:
+            return ProviderTimeout("request deadline passed during the stream", model=name)
         if self._first_at is None:
             return FirstTokenTimeout("no first token in time", model=name)
         return StreamStalled("stream stalled between chunks", model=name)
@@ -72,6 +86,17 @@ class StreamAttempt:
     def ttft_s(self) -> float | None:
         """Time to first token of this attempt, seconds."""
         return None if self._first_at is None else self._first_at - self.call.started_at
+
+    def partial(self) -> Response | None:
+        """What arrived so far, for a stream the caller stopped (None before any chunk)."""
+        if not self._text:  # one entry per chunk fed
+            return None
+        return Response(
+            text="".join(self._text),
+            model=self._model,
+            usage=self._usage,
+            tool_calls=tuple(self._tool_calls),
+        )
 
     def finish(self) -> tuple[Action, list[StreamChunk]]:
         """The stream ended normally: validate, and return the next action plus the chunks

@@ -8,6 +8,7 @@ tool calls and no text (nothing to judge yet). `jsonschema`/`pydantic` load on f
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -209,6 +210,11 @@ def _normalize(text: str) -> str:
     return re.sub(r"\A[\W_]+", "", folded)
 
 
+@functools.lru_cache(maxsize=32)
+def _normalized(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_normalize(p) for p in patterns)
+
+
 @dataclass(frozen=True, slots=True)
 class NoRefusal(Composable):
     """Fails when the provider set `response.refusal`, when the text starts with a refusal
@@ -223,11 +229,14 @@ class NoRefusal(Composable):
     def __call__(self, response: Response, request: Request) -> Verdict:
         if response.refusal:
             return Verdict(self.name, False, f"provider refusal: {response.refusal[:200]}")
-        text = _normalize(response.text)
-        for pattern in map(_normalize, self.patterns):
+        # only the head matters: a refusal starts the reply or the reply is short
+        limit = 2 * self.short_reply_chars + 200
+        text = _normalize(response.text[:limit])
+        short = len(response.text) <= limit and len(text) <= self.short_reply_chars
+        for pattern in _normalized(self.patterns):
             if text.startswith(pattern):
                 return Verdict(self.name, False, f"starts with refusal {pattern!r}")
-            if len(text) <= self.short_reply_chars and pattern in text:
+            if short and pattern in text:
                 return Verdict(self.name, False, f"short reply contains refusal {pattern!r}")
         return Verdict(self.name, True)
 

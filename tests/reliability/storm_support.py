@@ -1,0 +1,185 @@
+"""Pieces of the fault storm: the seeded fault mix, the router over HTTP, and the check that
+matches each request's attempts with the calls the provider server saw.
+
+Sizes come from the environment so `make test` stays short on a busy 2-core machine:
+`MODELROUTE_STORM_REQUESTS` (default 1,000; the issue's full storm is 10,000),
+`MODELROUTE_STORM_CONCURRENCY` (200) and `MODELROUTE_STORM_SEED` (20261130).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from modelroute.breaker import BreakerConfig
+from modelroute.catalog import Catalog, ModelInfo
+from modelroute.policies import RetryPolicy, Timeouts
+from modelroute.provider_server import (
+    DropConnection,
+    Fault,
+    Healthy,
+    MalformedChunk,
+    MalformedJson,
+    ModelScript,
+    NoDoneSentinel,
+    NoResponse,
+    SlowFirstToken,
+    StreamCut,
+    StreamStall,
+    empty_content,
+    rate_limited,
+    server_error,
+    service_unavailable,
+    whitespace_content,
+)
+from modelroute.records import Attempt, AttemptOutcome
+from modelroute.route import Route
+
+REQUESTS = int(os.environ.get("MODELROUTE_STORM_REQUESTS", "1000"))
+CONCURRENCY = int(os.environ.get("MODELROUTE_STORM_CONCURRENCY", "200"))
+SEED = int(os.environ.get("MODELROUTE_STORM_SEED", "20261130"))
+
+MODELS = ("m-a", "m-b", "m-c")
+ANSWERS = {
+    "m-a": "Alpha answers: the quick brown fox jumps over the lazy dog.",
+    "m-b": "Bravo answers: pack my box with five dozen liquor jugs.",
+    "m-c": "Charlie answers: how vexingly quick daft zebras jump.",
+}
+SCRIPTS = {name: ModelScript(answer=text, chunks=5) for name, text in ANSWERS.items()}
+
+# Time limits (seconds). The client is CPU-bound on a 2-core machine (LiteLLM spends
+# milliseconds per call), so at concurrency 200 a healthy call may wait seconds for the
+# event loop: limits are generous, and faults that must trip them exceed them clearly.
+DEADLINE_S = 25.0
+FIRST_TOKEN_S = 6.0
+TIMEOUTS = Timeouts(
+    attempt_s=8.0, deadline_s=DEADLINE_S, first_token_s=FIRST_TOKEN_S, stall_s=FIRST_TOKEN_S
+)
+SLACK_S = 5.0  # beyond the deadline, for a CPU-starved event loop to notice it
+RETRY = RetryPolicy(retries=1, backoff_base_s=0.05, backoff_max_s=0.2, max_retry_after_s=0.5)
+BREAKER = BreakerConfig(failure_threshold=5, cooldown_s=0.5, max_cooldown_s=1.0)
+BLACKOUT = 40  # consecutive 503s of the primary, to make its breaker open
+
+# Reasons with which an attempt may end before its request reached the server: the client
+# gave up (timeouts) or could not connect. Every other called attempt is a server call.
+MAY_NOT_REACH_SERVER = frozenset({"timeout", "first_token_timeout", "connection"})
+
+
+def route() -> Route:
+    """The storm's 3-model chain."""
+    return Route("storm", MODELS, retry=RETRY, timeouts=TIMEOUTS)
+
+
+def storm_catalog() -> Catalog:
+    """The chain's models, called as `openai/<name>` on the local server."""
+    return Catalog(
+        ModelInfo(
+            name=name,
+            target=f"openai/{name}",
+            provider="local",
+            input_cost_per_token=1e-6,
+            output_cost_per_token=2e-6,
+        )
+        for name in MODELS
+    )
+
+
+HEALTHY = 0.6  # share of calls answered normally
+
+
+def fault_mix(rng: random.Random) -> Fault:
+    """A healthy answer (`HEALTHY` of the time) or one random fault, weighted."""
+    if rng.random() < HEALTHY:
+        return Healthy()
+    weighted: Sequence[tuple[int, Fault]] = (
+        (6, rate_limited(retry_after=0.1)),
+        (3, rate_limited(retry_after=30)),  # not worth waiting: falls back at once
+        (4, server_error()),
+        (4, service_unavailable()),
+        (3, DropConnection()),
+        (2, NoResponse()),
+        (3, SlowFirstToken(seconds=FIRST_TOKEN_S + 3.0)),
+        (2, SlowFirstToken(seconds=0.3)),  # slow but within every limit
+        (3, StreamStall(after_chunks=rng.randint(0, 3))),  # until the client gives up
+        (2, StreamStall(after_chunks=2, seconds=0.3)),  # resumes within the stall limit
+        (5, StreamCut(after_chunks=rng.randint(0, 8), reset=rng.random() < 0.5)),
+        (2, MalformedChunk(after_chunks=rng.randint(0, 4))),
+        (2, MalformedJson()),
+        (3, empty_content()),
+        (2, whitespace_content()),
+        (4, NoDoneSentinel()),
+    )
+    (fault,) = rng.choices([f for _, f in weighted], weights=[w for w, _ in weighted])
+    return fault
+
+
+def fault_queues(requests: int, seed: int) -> dict[str, list[Fault]]:
+    """Each model's queue of faults, one per call, in arrival order (healthy once used up).
+
+    The primary's queue carries a blackout of `BLACKOUT` consecutive 503s a fifth of the way
+    in, so its breaker must open, probe and close again during the storm.
+    """
+    rng = random.Random(seed)
+    queues = {name: [fault_mix(rng) for _ in range(requests * 2)] for name in MODELS}
+    at = requests // 5
+    queues[MODELS[0]][at:at] = [service_unavailable()] * BLACKOUT
+    return queues
+
+
+def request_tag(index: int) -> str:
+    """The marker that ties the server's records to request `index`."""
+    return f"[storm-{index}]"
+
+
+@dataclass
+class Mismatch:
+    """A request whose attempts and server calls disagree."""
+
+    index: int
+    attempts: list[tuple[str, str, str | None]]
+    server_calls: list[str]
+
+
+def match_server_calls(
+    attempts: Mapping[int, Sequence[Attempt]], server_calls: Mapping[int, Sequence[str]]
+) -> tuple[list[Mismatch], int]:
+    """Match each request's called attempts with the calls the server saw for it, per model.
+
+    For every model, the server must have seen at most as many calls as there are called
+    (not skipped) attempts of that model, and at least as many as those attempts minus the
+    ones whose reason says the request may never have reached the server (a client-side
+    timeout, a failed connection). Order is not compared: under load the server may read a
+    timed-out request after the next model's. Returns the mismatching requests and the
+    number of attempts that never reached the server.
+    """
+    mismatches: list[Mismatch] = []
+    unreached = 0
+    for index in sorted(set(attempts) | set(server_calls)):
+        called = [a for a in attempts.get(index, ()) if a.outcome != AttemptOutcome.SKIPPED]
+        seen = list(server_calls.get(index, ()))
+        ok = True
+        for model in {a.model for a in called} | set(seen):
+            mine = [a for a in called if a.model == model]
+            may_miss = sum(1 for a in mine if a.reason in MAY_NOT_REACH_SERVER)
+            count = seen.count(model)
+            ok = ok and len(mine) - may_miss <= count <= len(mine)
+            unreached += max(0, len(mine) - count)
+        if not ok:
+            shown = [(a.model, a.outcome.value, a.reason) for a in called]
+            mismatches.append(Mismatch(index, shown, seen))
+    return mismatches, unreached
+
+
+def server_calls_by_request(records: Sequence[tuple[str, str]]) -> dict[int, list[str]]:
+    """(model, last user text) records -> request index -> models called, in arrival order."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for model, text in records:
+        start = text.find("[storm-")
+        if start < 0:
+            continue
+        end = text.index("]", start)
+        out[int(text[start + 7 : end])].append(model)
+    return out
