@@ -82,9 +82,8 @@ async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish, guards: G
             action = plan.on_refused(call, exc)
             continue
         try:
-            # asyncio.timeout, not wait_for: no extra task per attempt (about 40 µs less)
-            async with asyncio.timeout(call.timeout_s):
-                response = await backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
+            coro = backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
+            response = await asyncio.wait_for(coro, call.timeout_s)
         except TimeoutError:
             timeout = ProviderTimeout("attempt timed out", model=call.model.name)
             action = plan.on_error(call, timeout)
