@@ -13,7 +13,7 @@ export UV_CACHE_DIR := $(CACHE)/uv
 export MYPY_CACHE_DIR := $(CACHE)/mypy
 export PYTHONPATH :=
 
-.PHONY: install sysdeps demo test lint typecheck unit bench clean
+.PHONY: install sysdeps demo test lint typecheck unit bench e2e clean
 
 install: $(STAMP)
 
@@ -53,6 +53,13 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) -m bench.run
+
+# End to end: Phoenix reads back real traces; one tier is a real local LLM (SmolLM2 on
+# llama.cpp). Installs are cached under ~/.cache/modelroute (cold: ~15 min, warm: <1 s);
+# the run (~1 min) happens inside a private network namespace (scripts/e2e/run.sh).
+e2e: install sysdeps
+	bash scripts/e2e/setup.sh
+	bash scripts/e2e/run.sh
 
 clean:
 	rm -rf $(VENV)
