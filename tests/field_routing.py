@@ -9,17 +9,20 @@ sync stream, async stream) and returns the text, the decision and the chunks the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from helpers import PER_M
 from modelroute.catalog import Catalog, ModelInfo
 from modelroute.clock import Clock, FakeClock
+from modelroute.errors import ModelRouteError
 from modelroute.provider_server import ProviderServer
 from modelroute.records import Decision
 from modelroute.route import Route
-from modelroute.router import Router
+from modelroute.router import RoutedResponse, Router
 from modelroute.sinks import MemorySink
 from modelroute.types import Request, Response, StreamChunk
 from modelroute_litellm import LiteLLMBackend
@@ -38,6 +41,7 @@ PRICES: Mapping[str, tuple[float, float, float | None]] = {  # input, output, ca
     "m-strong": (5.00, 20.00, None),
     "m-small": (1.00, 4.00, None),  # BC-10
     "m-large": (5.00, 20.00, None),  # BC-10
+    "m-q": (2.00, 10.00, None),  # BC-05
 }
 
 FILTERS = [
@@ -138,3 +142,38 @@ def ask(router: Router, mode: str, request: Request | str) -> Answer:
 def _streamed(chunks: list[StreamChunk], decision: Decision) -> Answer:
     calls = tuple(call for c in chunks for call in c.tool_calls)
     return Answer("".join(c.text for c in chunks), calls, chunks, decision)
+
+
+Outcome = RoutedResponse | ModelRouteError
+
+
+def burst(mode: str, calls: Sequence[tuple[Router, Request]]) -> list[Outcome]:
+    """Send every `(router, request)` at once and return each answer or the modelroute error
+    it raised, in order. `async`: one event loop, `asyncio.gather`; `sync`: one thread per
+    call, released together by a barrier."""
+    if mode == "async":
+
+        async def all_at_once() -> list[Outcome]:
+            async def one(router: Router, request: Request) -> Outcome:
+                try:
+                    return await router.acomplete(request)
+                except ModelRouteError as exc:
+                    return exc
+
+            return list(await asyncio.gather(*(one(r, q) for r, q in calls)))
+
+        return asyncio.run(all_at_once())
+    if mode != "sync":
+        raise ValueError(f"unknown mode {mode!r}")
+    barrier = threading.Barrier(len(calls))
+
+    def one_thread(call: tuple[Router, Request]) -> Outcome:
+        router, request = call
+        barrier.wait()
+        try:
+            return router.complete(request)
+        except ModelRouteError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(one_thread, calls))

@@ -14,7 +14,7 @@ from helpers import catalog, run, scripted
 from modelroute.clock import FakeClock
 from modelroute.errors import BudgetExceeded, RateLimitExceeded
 from modelroute.limits import Budget, LimitsGuard, Quota, RateLimit
-from modelroute.limits.rate import gcra_refund, gcra_take
+from modelroute.limits.rate import gcra_level, gcra_refund, gcra_take
 from modelroute.route import Route
 from modelroute.router import Router
 from modelroute.types import Request
@@ -89,6 +89,31 @@ def test_bc07_refused_requests_use_no_quota(mode: str) -> None:
     outcomes = [ask(router, mode, "u1", n) for n in (600, 600, 300, 50, 10)]
     assert outcomes == ["ok", "rate_limit:tokens", "ok", "ok", "rate_limit:requests"]
     assert router.backend.calls == ["m-a"] * 3  # type: ignore[attr-defined]
+
+
+def test_rate_usage_reads_what_is_in_use_and_falls_as_capacity_returns() -> None:
+    clock = FakeClock()
+    router, guard = bc07_router(clock)
+    assert (ask(router, "sync", "u1", 600), ask(router, "sync", "u1", 600)) == (
+        "ok",
+        "rate_limit:tokens",
+    )
+    usage = guard.rate_usage("user", "u1")
+    assert (usage.key, usage.window_s, usage.requests_limit, usage.tokens_limit) == (
+        "u1",
+        60.0,
+        3,
+        1000,
+    )
+    assert (usage.requests_used, usage.tokens_used) == (pytest.approx(1), pytest.approx(605))
+    clock.advance(30)  # half the window: half of it is back
+    usage = guard.rate_usage("user", "u1")
+    assert (usage.requests_used, usage.tokens_used) == (0, pytest.approx(105))
+    nobody = guard.rate_usage("user", "nobody")  # the default quota: requests only
+    assert (nobody.requests_used, nobody.requests_limit, nobody.tokens_used) == (0, 10, None)
+    assert gcra_level(None, 0.0, 3, 60.0) == 0.0
+    with pytest.raises(KeyError):
+        guard.rate_usage("team", "t1")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from modelroute.policies import Timeouts
 from modelroute.records import AttemptOutcome, RequestOutcome
 from modelroute.route import Route
 from modelroute.router import Router
+from modelroute.sinks import MemorySink
 from modelroute.types import Request, Response, StreamChunk, Usage
 
 MODES = ["sync", "async"]
@@ -138,3 +140,67 @@ def test_stall_after_first_chunk_is_interrupted_not_silently_truncated() -> None
         collect_stream(router, "async", "q")
     assert info.value.partial_text == "partial"
     assert info.value.attempts[-1].reason == "stream_stalled"
+
+
+# -- the caller stops early: a cancellation, recorded (BC-12) --------------------------------
+
+WORDS = [StreamChunk("tok "), StreamChunk("tok "), StreamChunk("tok "), END]
+
+
+def _stop_after_two(router: Router, mode: str) -> None:
+    """Read two chunks, then leave the stream's `with` / `async with` block."""
+    if mode == "sync":
+        with router.stream("hi") as stream:
+            chunks = iter(stream)
+            next(chunks), next(chunks)
+        return
+
+    async def go() -> None:
+        async with router.astream("hi") as stream:
+            chunks = stream.__aiter__()
+            await anext(chunks), await anext(chunks)
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_leaving_the_block_cancels_with_the_tokens_received_estimated(mode: str) -> None:
+    sink = MemorySink()
+    router = router_for({"m-a": WORDS, "m-b": WORDS})
+    router.sinks = (sink,)
+    _stop_after_two(router, mode)
+    (decision,) = sink.decisions
+    (attempt,) = decision.attempts
+    assert decision.outcome == RequestOutcome.CANCELLED
+    assert (attempt.model, attempt.outcome, attempt.reason) == (
+        "m-a",
+        AttemptOutcome.CANCELLED,
+        "cancelled",
+    )
+    usage = attempt.usage
+    assert usage is not None and usage.estimated and usage.output_tokens == 2  # "tok tok "
+    assert attempt.cost_usd == pytest.approx(usage.input_tokens * 1e-6 + 2 * 4e-6)
+    assert router.breakers.get("m-a").snapshot()["consecutive_failures"] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_dropped_unread_is_recorded_as_cancelled_without_a_call(mode: str) -> None:
+    sink = MemorySink()
+    backend = StreamScript({"m-a": WORDS, "m-b": WORDS})
+    router = Router([Route("r1", ("m-a",))], backend=backend, catalog=catalog(), clock=FakeClock())
+    router.sinks = (sink,)
+    stream = router.stream("hi") if mode == "sync" else router.astream("hi")
+    del stream
+    gc.collect()
+    (decision,) = sink.decisions
+    assert (decision.outcome, decision.attempts, decision.cost_usd) == (
+        RequestOutcome.CANCELLED,
+        (),
+        0,
+    )
+    assert backend.calls == []
+    read = router.stream("hi")  # a stream read to its end is recorded once, by its end
+    assert "".join(c.text for c in read) == "tok tok tok "
+    del read
+    gc.collect()
+    assert [d.outcome for d in sink.decisions] == [RequestOutcome.CANCELLED, RequestOutcome.SUCCESS]

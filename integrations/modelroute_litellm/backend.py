@@ -18,8 +18,10 @@ from typing import Any
 
 from modelroute.catalog import ModelInfo
 from modelroute.errors import ProviderConnectionError, ProviderError, ProviderTimeout, StreamBroken
+from modelroute.privacy import url_without_password
 from modelroute.types import Request, Response, StreamChunk, Usage
 from modelroute_litellm.convert import StreamState, completion_kwargs, to_response
+from modelroute_litellm.credentials import move_url_credentials, secret_values
 from modelroute_litellm.errors import map_exception
 from modelroute_litellm.tokens import count_text_tokens, litellm_token_counter, load_litellm
 
@@ -58,7 +60,8 @@ class LiteLLMBackend:
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "unset"
-        return f"LiteLLMBackend(api_base={self.api_base!r}, api_key={key})"
+        base = url_without_password(self.api_base) if self.api_base else None
+        return f"LiteLLMBackend(api_base={base!r}, api_key={key})"
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -88,7 +91,9 @@ class LiteLLMBackend:
             stream=stream,
             extra=self.extra_kwargs,
         )
-        secrets = tuple(s for s in (key, self._api_key) if s)
+        keys = tuple(s for s in (key, self._api_key) if s)
+        secrets = keys + tuple(s for s in secret_values(kwargs) if s not in keys)
+        move_url_credentials(kwargs)
         return kwargs, secrets
 
     def _estimate(self, model: ModelInfo, request: Request, output_text: str) -> Usage:

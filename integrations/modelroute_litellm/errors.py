@@ -70,7 +70,7 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)((?:authorization|proxy-authorization|x-api-key|api[-_]?key)"
-            r"[\"']?\s*[:=]\s*[\"']?)(?!Bearer\b)[^\s\"',;}\]]+"
+            r"[\"']?\s*[:=]\s*[\"']?)(?!Bearer\b)(?:Basic\s+)?[^\s\"',;}\]]+"
         ),
         rf"\g<1>{_REDACTED}",
     ),
@@ -80,7 +80,8 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every known secret, bearer token, `sk-...` key and `Authorization`/`api-key`
-    value replaced by `***`. Secrets shorter than 4 characters are ignored."""
+    value (a Basic credential included) replaced by `***`. Secrets shorter than 4 characters
+    are ignored."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, _REDACTED)
     for pattern, replacement in _SECRET_PATTERNS:

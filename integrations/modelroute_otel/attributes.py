@@ -94,6 +94,7 @@ MR_BASELINE_MODEL: Final = "modelroute.baseline.model"
 MR_SAVING_USD: Final = "modelroute.saving.usd"
 MR_STREAM: Final = "modelroute.stream"
 MR_TEAM: Final = "modelroute.team"
+MR_USER: Final = "modelroute.user"  # the record's user: a pseudonym when users are redacted
 MR_TASK: Final = "modelroute.task"
 MR_TAGS: Final = "modelroute.tags"
 MR_PROMPT_VERSION: Final = "modelroute.prompt_version"

@@ -91,10 +91,10 @@ def attempt_response(response: Response) -> Attributes:
 
 def error_type(attempt: Attempt) -> str | None:
     """`error.type` of a failed attempt: the error class, else the fallback reason."""
-    if attempt.outcome in (AttemptOutcome.OK, AttemptOutcome.SKIPPED):
+    if attempt.outcome in (AttemptOutcome.OK, AttemptOutcome.SKIPPED, AttemptOutcome.CANCELLED):
+        return None  # a cancellation: the caller stopped it, not an error of the call
+    if attempt.reason == CANCELLED:  # records written before the `cancelled` outcome
         return None
-    if attempt.reason == CANCELLED:
-        return None  # the caller stopped it: not an error of the call
     return attempt.error_type or attempt.reason or "unknown"
 
 
@@ -186,6 +186,7 @@ def route_end(decision: Decision) -> Attributes:
             (a.MR_FALLBACK_COUNT, decision.fallback_count),
             (a.MR_FALLBACK_REASONS, list(decision.fallback_reasons)),
             (a.MR_OUTCOME, decision.outcome.value),
+            (a.MR_USER, decision.user),  # as the record has it (see modelroute.privacy)
             (a.MR_COST_USD, decision.cost_usd),
             (a.MR_BASELINE_MODEL, decision.baseline_model),
             (a.MR_BASELINE_COST_USD, decision.baseline_cost_usd),

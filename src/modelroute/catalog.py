@@ -16,7 +16,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +56,7 @@ class ModelInfo:
     supports_vision: bool = False
     supports_json_schema: bool = True
     supports_streaming: bool = True
-    api_base: str | None = None
+    api_base: str | None = field(default=None, repr=False)  # may hold a password
     api_key_env: str | None = None
     aliases: tuple[str, ...] = ()
 

@@ -28,6 +28,7 @@ from modelroute.config_check import (
 from modelroute.errors import ConfigError, UnknownModelError
 from modelroute.limits.config import LimitsConfig
 from modelroute.policies import RetryPolicy, Timeouts
+from modelroute.privacy import UserRedaction
 from modelroute.route import Route
 from modelroute.rules import RouteRule
 from modelroute.strategies.base import Strategy
@@ -67,7 +68,7 @@ class ModelConfig(_Strict):
     target: str | None = None
     provider: str | None = None
     from_litellm: str | None = None
-    api_base: str | None = None
+    api_base: str | None = Field(default=None, repr=False)  # may hold a password
     api_key_env: str | None = None
     input_cost_per_mtok: float | None = Field(default=None, ge=0)
     output_cost_per_mtok: float | None = Field(default=None, ge=0)
@@ -188,6 +189,7 @@ class RouterConfig(_Strict):
     breaker: BreakerSettings = BreakerSettings()
     decision_log: str | None = None
     limits: LimitsConfig | None = None
+    redact_users_key_env: str | None = None  # names the key of `privacy.UserRedaction`
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | RouterConfig) -> RouterConfig:
@@ -460,6 +462,18 @@ def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> li
     return routes
 
 
+def user_redaction(cfg: RouterConfig) -> UserRedaction | None:
+    """The user redaction keyed by the variable `redact_users_key_env` names (None when unset
+    in config); `ConfigError` when the variable is not set."""
+    if not cfg.redact_users_key_env:
+        return None
+    secret = os.environ.get(cfg.redact_users_key_env)
+    if not secret:
+        message = f"environment variable {cfg.redact_users_key_env!r} is not set"
+        raise ConfigError("redact_users_key_env", message)
+    return UserRedaction.from_secret(secret)
+
+
 def build_router(
     cfg: RouterConfig,
     *,
@@ -500,4 +514,5 @@ def build_router(
         observers=[tracker],
         rules=build_rules(cfg),
         guards=[cfg.limits.build_guard(catalog, clock)] if cfg.limits else [],
+        redact_users=user_redaction(cfg),
     )

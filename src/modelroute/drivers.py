@@ -165,7 +165,7 @@ async def run_astream(
             action = attempt.fail(attempt.timed_out())
         except (asyncio.CancelledError, GeneratorExit):
             await asettle_all(tickets, None)
-            on_finish(plan.on_cancel(attempt.call))
+            on_finish(plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s))
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
@@ -200,7 +200,7 @@ def run_stream(
                 yield from attempt.feed(chunk)
         except GeneratorExit:
             settle_all(tickets, None)
-            on_finish(plan.on_cancel(attempt.call))
+            on_finish(plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s))
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from modelroute.breaker import Admission, BreakerRegistry
     from modelroute.catalog import Catalog, ModelInfo
     from modelroute.clock import Clock
+    from modelroute.privacy import UserRedaction
     from modelroute.route import Route
     from modelroute.validators import Validator
 
@@ -101,6 +102,7 @@ class Plan:
         rng: random.Random | None = None,
         observers: Observers | None = None,
         routed_from: str | None = None,
+        redact_user: UserRedaction | None = None,
     ) -> None:
         self.request_id = request_id
         self.route = route
@@ -114,6 +116,7 @@ class Plan:
         self._rng = rng or random.Random()
         self.observers = observers or Observers()
         self.routed_from = routed_from
+        self.redact_user = redact_user  # records show its pseudonym of the request's user
         self._attempts: list[Attempt] = []
         ranking = (
             route.ranker.rank(request, route.models, catalog)
@@ -128,6 +131,7 @@ class Plan:
         self._regenerations = 0
         self.started_at = clock.now()
         self.started_wall = clock.wall()
+        self.started = False  # set by `start()`: the request was announced to observers
         deadline = route.timeouts.deadline_s
         self._deadline = None if deadline is None else self.started_at + deadline
 
@@ -135,6 +139,11 @@ class Plan:
 
     def start(self) -> Action:
         """The first action."""
+        self._announce()
+        return self._next_candidate()
+
+    def _announce(self) -> None:
+        self.started = True
         if self.observers:
             self.observers.request_started(
                 RequestStarted(
@@ -147,7 +156,6 @@ class Plan:
                     self.started_at,
                 )
             )
-        return self._next_candidate()
 
     def resume(self) -> Action:
         """The action after a `Sleep`."""
@@ -291,10 +299,35 @@ class Plan:
         error.decision = decision
         return GiveUp(error, decision)
 
-    def on_cancel(self, call: Call) -> Decision:
-        """The caller cancelled during `call`: free its breaker slot, count nothing."""
+    def on_cancel(
+        self, call: Call, partial: Response | None = None, *, ttft_s: float | None = None
+    ) -> Decision:
+        """The caller cancelled during `call` (cancelled its task, closed or dropped its
+        stream): free its breaker slot, count nothing against the model. `partial` is what a
+        stream had received by then: its tokens were billed, so they are recorded and priced
+        (estimated, and flagged so, when the provider had not reported usage yet)."""
         self.breakers.get(call.model.name).release(call.admission)
-        self._record(self._attempt(call, AttemptOutcome.ERROR, reason="cancelled", usage=None))
+        usage = None
+        if partial is not None:
+            usage = partial.usage or self._estimate_usage(call.model, partial, min_output=0)
+        attempt = self._attempt(
+            call,
+            AttemptOutcome.CANCELLED,
+            reason=FallbackReason.CANCELLED.value,
+            usage=usage,
+            response_model=partial.model if partial is not None else None,
+            ttft_s=ttft_s,
+        )
+        self._record(attempt)
+        return self._conclude(RequestOutcome.CANCELLED)
+
+    def on_dropped(self) -> Decision | None:
+        """The caller dropped a stream it never read: nothing was sent, so the request is
+        recorded as cancelled with no attempt. None when the request had started (its own
+        end reports it)."""
+        if self.started:
+            return None
+        self._announce()
         return self._conclude(RequestOutcome.CANCELLED)
 
     @property
@@ -429,10 +462,15 @@ class Plan:
         )
 
     def _estimate_usage(
-        self, model: ModelInfo, response: Response, request: Request | None = None
+        self,
+        model: ModelInfo,
+        response: Response,
+        request: Request | None = None,
+        *,
+        min_output: int = 1,
     ) -> Usage:
         tokens_in = self.catalog.estimate_input_tokens(model.name, request or self.request)
-        return Usage(tokens_in, max(1, -(-len(response.text) // 4)), estimated=True)
+        return Usage(tokens_in, max(min_output, -(-len(response.text) // 4)), estimated=True)
 
     def _decision(self, outcome: RequestOutcome) -> Decision:
         answered = self._attempts[-1] if outcome.succeeded else None
@@ -460,7 +498,7 @@ class Plan:
             baseline_cost_usd=baseline_cost,
             latency_s=self.clock.now() - self.started_at,
             started_at=self.started_wall,
-            user=req.user,
+            user=self.redact_user(req.user) if self.redact_user else req.user,
             team=req.team,
             task=req.task,
             tags=req.tags,

@@ -23,6 +23,7 @@ class AttemptOutcome(StrEnum):
     SKIPPED = "skipped"  # never called: breaker open, capability or size mismatch
     INTERRUPTED = "interrupted"  # a stream broke after its first chunk reached the caller
     REJECTED = "rejected"  # the verifier model rejected the answer
+    CANCELLED = "cancelled"  # the caller cancelled, closed or dropped the call: no verdict
 
 
 class RequestOutcome(StrEnum):

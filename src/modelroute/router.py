@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelroute.backend import Backend
@@ -19,6 +21,7 @@ from modelroute.errors import ConfigError, InputTooLong, UnknownModelError, Unkn
 from modelroute.guards import AttemptGuard
 from modelroute.observer import Observers
 from modelroute.plan import Plan
+from modelroute.privacy import UserRedaction
 from modelroute.records import BreakerTransition, Decision
 from modelroute.route import Route
 from modelroute.rules import RouteRule
@@ -46,7 +49,11 @@ class RoutedResponse:
 
 
 class RoutedAsyncStream:
-    """Async iterator of `StreamChunk`s; `decision` is set once the stream has ended."""
+    """Async iterator of `StreamChunk`s; `decision` is set once the stream has ended.
+
+    Stopping early is a cancellation, recorded as such: `aclose()`, leaving an `async with`
+    block, cancelling the consuming task, or dropping the stream (ended when collected).
+    """
 
     def __init__(self, chunks: AsyncIterator[StreamChunk], holder: list[Decision]) -> None:
         self._chunks = chunks
@@ -61,6 +68,17 @@ class RoutedAsyncStream:
         if aclose is not None:
             await aclose()
 
+    async def __aenter__(self) -> RoutedAsyncStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
     @property
     def decision(self) -> Decision | None:
         """The request's decision, or None while the stream is still running."""
@@ -68,7 +86,10 @@ class RoutedAsyncStream:
 
 
 class RoutedStream:
-    """Sync iterator of `StreamChunk`s; `decision` is set once the stream has ended."""
+    """Sync iterator of `StreamChunk`s; `decision` is set once the stream has ended.
+
+    Stopping early (`close()`, leaving a `with` block, dropping it) is a cancellation.
+    """
 
     def __init__(self, chunks: Iterator[StreamChunk], holder: list[Decision]) -> None:
         self._chunks = chunks
@@ -82,6 +103,17 @@ class RoutedStream:
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+
+    def __enter__(self) -> RoutedStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @property
     def decision(self) -> Decision | None:
@@ -97,6 +129,8 @@ class Router:
     naming `routes.<route>.models[<i>]`). `baseline` names the model whose price gives
     each decision's counterfactual cost. Records go to `sinks`. `clock` is injectable
     for tests (`modelroute.clock.FakeClock`); `seed` makes backoff jitter repeatable.
+    `redact_users` (a `modelroute.privacy.UserRedaction`) puts a pseudonym instead of each
+    request's user id in its record, so every sink and span shows the same pseudonym.
     """
 
     def __init__(
@@ -115,6 +149,7 @@ class Router:
         observers: Sequence[object] = (),
         guards: Sequence[AttemptGuard] = (),
         rules: Sequence[RouteRule] = (),
+        redact_users: UserRedaction | None = None,
     ) -> None:
         self.routes: dict[str, Route] = {r.name: r for r in routes}
         if not self.routes:
@@ -143,6 +178,7 @@ class Router:
         self.observers = Observers(observers)
         self.guards: tuple[AttemptGuard, ...] = tuple(guards)
         self.rules: tuple[RouteRule, ...] = tuple(rules)
+        self.redact_users = redact_users
         for i, rule in enumerate(self.rules):
             if rule.route not in self.routes:
                 raise ConfigError(f"rules[{i}].route", f"unknown route {rule.route!r}")
@@ -216,7 +252,9 @@ class Router:
         failure raises `StreamInterrupted`. `decision` is set when the stream ends."""
         plan = self._plan(request, route, stream=True, observers=observers)
         holder: list[Decision] = []
-        chunks = run_astream(plan, backend or self.backend, self._finisher(holder), self.guards)
+        finish = self._finisher(holder)
+        chunks = run_astream(plan, backend or self.backend, finish, self.guards)
+        _record_if_dropped(chunks, plan, finish)
         return RoutedAsyncStream(chunks, holder)
 
     def stream(
@@ -230,7 +268,9 @@ class Router:
         """Sync twin of `astream`."""
         plan = self._plan(request, route, stream=True, observers=observers)
         holder: list[Decision] = []
-        chunks = run_stream(plan, backend or self.backend, self._finisher(holder), self.guards)
+        finish = self._finisher(holder)
+        chunks = run_stream(plan, backend or self.backend, finish, self.guards)
+        _record_if_dropped(chunks, plan, finish)
         return RoutedStream(chunks, holder)
 
     # -- internals --------------------------------------------------------------
@@ -299,6 +339,7 @@ class Router:
             rng=self._rng,
             observers=self.observers.with_extra(observers),
             routed_from=routed_from,
+            redact_user=self.redact_users,
         )
 
     def _finish(self, decision: Decision) -> None:
@@ -313,3 +354,15 @@ class Router:
 
     def _on_transition(self, transition: BreakerTransition) -> None:
         emit_transition_all(self.sinks, transition)
+
+
+def _record_if_dropped(chunks: object, plan: Plan, finish: Callable[[Decision], None]) -> None:
+    """A stream dropped before it was ever read never runs its body, so nothing else would
+    record it: when `chunks` is collected unread, record the request as cancelled."""
+
+    def dropped() -> None:
+        decision = plan.on_dropped()
+        if decision is not None:
+            finish(decision)
+
+    weakref.finalize(chunks, dropped).atexit = False

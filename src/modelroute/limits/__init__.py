@@ -24,7 +24,7 @@ from modelroute.limits.budget import Budget, BudgetUsage
 from modelroute.limits.estimate import CallEstimate, estimate_call
 from modelroute.limits.guard import LimitsGuard, Ticket
 from modelroute.limits.periods import Period, PeriodWindow, period_window
-from modelroute.limits.rate import Quota, RateLimit
+from modelroute.limits.rate import Quota, RateLimit, RateUsage
 from modelroute.limits.store import BudgetState, LimitStore, MemoryStore, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "Quota",
     "RateLimit",
     "RateLimitExceeded",
+    "RateUsage",
     "RedisStore",
     "StoreUnavailable",
     "Ticket",

@@ -115,17 +115,21 @@ def _rate_slots(
 ) -> list[RateSlot]:
     key = scope_key(limit.per, request, model)
     quota = limit.quota(key)
-    base = f"rate:{limit.per}:{key}"
     slots = []
     if quota.requests is not None:
-        check = RateCheck(f"{base}:requests:{limit.window_s:g}", 1, quota.requests, limit.window_s)
+        check = RateCheck(rate_key(limit, key, "requests"), 1, quota.requests, limit.window_s)
         slots.append(RateSlot(check, limit, key, "requests"))
     if quota.tokens is not None:
         check = RateCheck(
-            f"{base}:tokens:{limit.window_s:g}", estimate.tokens, quota.tokens, limit.window_s
+            rate_key(limit, key, "tokens"), estimate.tokens, quota.tokens, limit.window_s
         )
         slots.append(RateSlot(check, limit, key, "tokens"))
     return slots
+
+
+def rate_key(limit: RateLimit, key: str, dimension: Literal["requests", "tokens"]) -> str:
+    """The store key of `limit`'s `dimension` bucket for `key`."""
+    return f"rate:{limit.per}:{key}:{dimension}:{limit.window_s:g}"
 
 
 def refusal_error(

@@ -108,7 +108,7 @@ _SHORTHAND_BUDGETS: dict[str, tuple[Scope, Period]] = {
 class LimitsConfig(_Strict):
     """The `limits:` section (see the module docstring for both forms)."""
 
-    store: str = "memory"
+    store: str = Field(default="memory", repr=False)  # a Redis URL may hold a password
     key_prefix: str = "modelroute:"
     store_timeout_s: float = Field(default=0.5, gt=0)
     on_store_error: Literal["open", "closed"] = "open"

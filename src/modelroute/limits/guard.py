@@ -28,12 +28,13 @@ from modelroute.limits.admission import (
     budget_key,
     max_cost_error,
     plan_admission,
+    rate_key,
     refusal_error,
 )
 from modelroute.limits.budget import Budget, BudgetUsage, from_nano, to_nano
 from modelroute.limits.estimate import estimate_call
 from modelroute.limits.periods import period_window
-from modelroute.limits.rate import RateLimit
+from modelroute.limits.rate import RateLimit, RateUsage, gcra_level
 from modelroute.limits.store import (
     BudgetSettle,
     LimitStore,
@@ -184,6 +185,29 @@ class LimitsGuard:
                     reset_at=window.end,
                 )
         raise KeyError(f"no budget per {per!r}" + (f" and {period!r}" if period else ""))
+
+    def rate_usage(self, per: str, key: str) -> RateUsage:
+        """What is in use now of the rate limit of scope `per` for `key` (the first such
+        limit). Raises KeyError when no such limit is configured."""
+        limit = next((r for r in self.rates if r.per == per), None)
+        if limit is None:
+            raise KeyError(f"no rate limit per {per!r}")
+        now, quota = self.clock.wall(), limit.quota(key)
+
+        def used(dimension: Literal["requests", "tokens"], allowed: int | None) -> float | None:
+            if allowed is None:
+                return None
+            tat = self.store.rate_tat(rate_key(limit, key, dimension), now)
+            return gcra_level(tat, now, allowed, limit.window_s)
+
+        return RateUsage(
+            key=key,
+            window_s=limit.window_s,
+            requests_used=used("requests", quota.requests),
+            requests_limit=quota.requests,
+            tokens_used=used("tokens", quota.tokens),
+            tokens_limit=quota.tokens,
+        )
 
     @property
     def pending_settlements(self) -> int:

@@ -78,3 +78,23 @@ def gcra_refund(tat: float | None, now: float, amount: int, limit: int, window_s
     if tat is None:
         return now
     return max(now, tat - amount * window_s / limit)
+
+
+def gcra_level(tat: float | None, now: float, limit: int, window_s: float) -> float:
+    """How much of the bucket is in use at `now` (0 = full bucket, `limit` = empty)."""
+    if tat is None:
+        return 0.0
+    return max(0.0, tat - now) * limit / window_s
+
+
+@dataclass(frozen=True, slots=True)
+class RateUsage:
+    """A rate limit's state for one key: what is in use of each quota right now (capacity
+    comes back gradually, so the counts fall as time passes; None = not limited)."""
+
+    key: str
+    window_s: float
+    requests_used: float | None
+    requests_limit: int | None
+    tokens_used: float | None
+    tokens_limit: int | None

@@ -243,6 +243,11 @@ class RedisStore:
         spent, reserved = self._run(lambda: self._client.hmget(self.key(key), "spent", "reserved"))
         return BudgetState(int(spent or 0), int(reserved or 0))
 
+    def rate_tat(self, key: str, now: float) -> float | None:
+        """The stored `tat` of rate bucket `key` (None when the key has expired)."""
+        raw = self._run(lambda: self._client.get(self.key(key)))
+        return None if raw is None else float(raw)
+
     def close(self) -> None:
         """Close the connections."""
         self._client.close()

@@ -118,6 +118,10 @@ class LimitStore(Protocol):
         """The current state of budget `key` (zeros when unknown or expired)."""
         ...
 
+    def rate_tat(self, key: str, now: float) -> float | None:
+        """The stored `tat` of rate bucket `key` at epoch time `now` (None: a full bucket)."""
+        ...
+
 
 _SWEEP_EVERY = 1024  # operations between sweeps of expired keys
 
@@ -214,6 +218,11 @@ class MemoryStore:
         with self._lock:
             b = self._budgets.get(key) or _Budget()
             return BudgetState(b.spent, b.reserved)
+
+    def rate_tat(self, key: str, now: float) -> float | None:
+        """The stored `tat` of rate bucket `key` (None when unknown or expired)."""
+        with self._lock:
+            return self._tat(key, now)
 
     def _tat(self, key: str, now: float) -> float | None:
         entry = self._tats.get(key)
