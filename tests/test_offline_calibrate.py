@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from modelroute.offline.calibrate import Calibration, OperatingPoint, Target, frontier, select
+from modelroute.offline.calibrate import (
+    Calibration,
+    CrossCheck,
+    Half,
+    OperatingPoint,
+    Target,
+    cross_checked_goal,
+    frontier,
+    select,
+)
 
 
 def _pt(group: str, cost: float, quality: float, strong: float = 0.0) -> OperatingPoint:
@@ -58,3 +67,59 @@ def test_target_needs_exactly_one_goal() -> None:
         Target()
     with pytest.raises(ValueError, match="non-negative"):
         Target(quality=float("nan"))
+
+
+def _half_points(c1: float, c2: float, dear: float) -> dict[str, list[OperatingPoint]]:
+    """One group's points on a half of 10 rows: two cheap settings and a dear one."""
+    return {
+        "g": [
+            OperatingPoint("g", "c1", 10, c1, 1.0, 0.0),
+            OperatingPoint("g", "c2", 10, c2, 1.0, 0.0),
+            OperatingPoint("g", "dear", 10, dear, 5.0, 5.0),
+        ]
+    }
+
+
+POINTS_20 = {
+    "g": [
+        OperatingPoint("g", "c1", 20, 18.4, 2.0, 0.0),
+        OperatingPoint("g", "c2", 20, 17.0, 2.0, 0.0),
+        OperatingPoint("g", "dear", 20, 19.6, 10.0, 10.0),
+    ]
+}
+
+
+def test_cross_check_raises_the_goal_past_a_lucky_setting() -> None:
+    # Each half's best cheap setting is lucky: it fails on the other half.
+    a = Half(_half_points(9.5, 7.5, 9.8), 10, 10.0)
+    b = Half(_half_points(7.5, 9.5, 9.8), 10, 10.0)
+    naive = Calibration.fit(POINTS_20, Target(quality=0.9), rows=20, baseline_quality=20.0)
+    assert naive.choice.points["g"].setting == "c1"  # 92% on all rows
+    checked = Calibration.fit(
+        POINTS_20, Target(quality=0.9), rows=20, baseline_quality=20.0, halves=[(a, b)]
+    )
+    # Calibrated to 90% on a, c1 gets 75% on b (and c2 75% on a): the halves must be
+    # asked for more than 95% to pick "dear"; shrunk by sqrt(2) for all rows.
+    assert checked.choice.goal == pytest.approx(0.9 + 0.0525 / 2**0.5)
+    assert checked.choice.points["g"].setting == "dear"
+    assert checked.choice.target_met
+    assert checked.retarget(Target(quality=0.9)).choice == checked.choice
+
+
+def test_cross_check_flags_a_target_it_cannot_confirm() -> None:
+    a = Half(_half_points(9.5, 7.5, 8.0), 10, 10.0)
+    b = Half(_half_points(7.5, 9.5, 8.0), 10, 10.0)
+    assert cross_checked_goal([CrossCheck.of(a, b), CrossCheck.of(b, a)], 0.9) == (0.9, False)
+    cal = Calibration.fit(
+        POINTS_20, Target(quality=0.9), rows=20, baseline_quality=20.0, halves=[(a, b)]
+    )
+    assert cal.choice.goal == 0.9
+    assert cal.choice.points["g"].setting == "c1"  # calibrated to the target itself ...
+    assert not cal.choice.target_met  # ... and flagged
+
+
+def test_cross_check_needs_the_same_settings_on_both_halves() -> None:
+    a = Half(_half_points(9.0, 9.0, 9.5), 10, 10.0)
+    b = Half({"g": [OperatingPoint("g", "other", 10, 9.0, 1.0, 0.0)]}, 10, 10.0)
+    with pytest.raises(ValueError, match="group 'g'"):
+        CrossCheck.of(a, b)

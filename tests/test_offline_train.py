@@ -9,10 +9,17 @@ import pytest
 
 from modelroute.errors import ModelRouteError
 from modelroute.offline.calibrate import Target
-from modelroute.offline.cascade import CascadeRouter
+from modelroute.offline.cascade import CascadeRouter, Plan
 from modelroute.offline.classifier import PromptClassifier
 from modelroute.offline.data import OutcomeTable, load_outcomes
-from modelroute.offline.train import default_baseline, train_cascade, train_classifier, train_router
+from modelroute.offline.train import (
+    HALVINGS,
+    default_baseline,
+    halvings,
+    train_cascade,
+    train_classifier,
+    train_router,
+)
 from offline_data import synthetic, write
 
 
@@ -90,3 +97,29 @@ def test_too_few_rows_and_no_answers(tmp_path: Path, table: OutcomeTable) -> Non
     no_answers = OutcomeTable(table.models, table.prompts, table.tasks, table.quality, table.cost)
     with pytest.raises(ModelRouteError, match="recorded answers"):
         train_cascade(no_answers)
+
+
+def test_cascade_calibration_is_cross_checked_on_halves(cascade: CascadeRouter) -> None:
+    calibration = cascade.calibration
+    assert len(calibration.checks) == 2 * HALVINGS  # each halving checked both ways
+    goal = calibration.choice.goal
+    assert goal is not None and goal >= 0.95
+    assert calibration.choice.quality >= goal - 1e-9  # calibrated to the raised goal
+    assert calibration.choice.to_dict()["cross_checked_goal"] == goal
+
+
+def test_halvings_split_every_row_once_per_halving() -> None:
+    weights = halvings(11, seed=3)
+    assert weights.shape == (2 * HALVINGS, 11)
+    np.testing.assert_array_equal(weights[0::2] + weights[1::2], 1.0)
+    assert set(weights[0::2].sum(axis=1)) == {5.0}
+    assert not np.array_equal(weights[0], weights[2])  # different halvings
+
+
+def test_plan_family_is_capped_by_max_cheap(table: OutcomeTable) -> None:
+    router = train_cascade(table, baseline="m-big", target=Target(quality=0.95), max_cheap=1)
+    for points in router.calibration.frontiers.values():
+        for point in points:
+            plan = point.setting
+            assert isinstance(plan, Plan)
+            assert sum(m != "m-big" for m in plan.stages) <= 1

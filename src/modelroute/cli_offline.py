@@ -127,6 +127,8 @@ def _print_setting(payload: dict[str, Any]) -> None:
     table.add_row("kind", payload["kind"])
     table.add_row("baseline", payload["baseline"])
     table.add_row("target", cal["target"])
+    if cal.get("cross_checked_goal") is not None:
+        table.add_row("cross-checked goal", f"{cal['cross_checked_goal']:.1%} of baseline")
     table.add_row("cross-validated quality", f"{cal['cv_quality_vs_baseline']:.1%} of baseline")
     table.add_row("cross-validated cost", f"{cal['cv_cost_vs_baseline']:.1%} of baseline")
     table.add_row("met on training rows", str(cal["target_met_on_training_rows"]))

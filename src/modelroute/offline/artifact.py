@@ -22,7 +22,7 @@ from modelroute.offline.cascade import CascadeRouter
 from modelroute.offline.classifier import PromptClassifier
 
 MAGIC = b"modelroute-router"
-FORMAT = 1
+FORMAT = 2  # 2: calibrations carry half-against-half cross-checks
 TrainedRouter = CascadeRouter | PromptClassifier
 
 

@@ -8,17 +8,28 @@ quality against cost (or strong calls) with one price `lam`: every group takes t
 that maximizes `quality - lam * cost`, and `lam` is the largest price (the cheapest
 combination) that still meets the target. One number thus sets all groups consistently,
 and the stored points let `modelroute calibrate` re-target a router without its data.
+
+Picking the best of many settings on the rows that scored them is optimistic (the
+winner's curse: a setting that looks best was partly lucky). Quality targets are
+therefore cross-checked on the training rows themselves: they are halved at random
+(`Half`), calibration runs on one half and the chosen settings are read off the other
+(`CrossCheck`), and the working goal is raised until the other halves reach the target
+on average; the raise is shrunk by sqrt(2) for the full rows (selection noise scales
+with 1/sqrt(rows)). Nothing outside the training rows is used.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Axis = Literal["cost", "strong"]
+GOAL_STEP = 0.0025  # resolution of the raised working goal (fraction of the baseline)
+MAX_RAISE = 0.08  # the working goal never exceeds the target by more than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +88,14 @@ class Choice:
     cost: float
     strong_share: float
     target_met: bool
+    goal: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready summary (settings as strings)."""
+        """JSON-ready summary (settings as strings); `goal` is the cross-checked working
+        goal a quality target was calibrated to (None: no cross-check)."""
         return {
             "target": self.target.describe(),
+            "cross_checked_goal": self.goal,
             "lam": self.lam,
             "axis": self.target.axis,
             "cv_quality_vs_baseline": self.quality,
@@ -144,16 +158,88 @@ def prices(frontiers: Mapping[str, Sequence[OperatingPoint]], axis: Axis) -> lis
     return [*mids, 0.0]
 
 
+@dataclass(frozen=True, slots=True)
+class Half:
+    """Every group's operating points summed over one half of the training rows."""
+
+    points: Mapping[str, Sequence[OperatingPoint]]
+    rows: int
+    baseline_quality: float
+
+
+@dataclass(frozen=True, slots=True)
+class CrossCheck:
+    """Frontiers measured on one half of the training rows, and for each of their
+    settings the point the same setting scores on the other half (`mirror`)."""
+
+    frontiers: Mapping[str, tuple[OperatingPoint, ...]]
+    baseline_quality: float
+    mirror: Mapping[str, Mapping[Hashable, OperatingPoint]]
+    mirror_baseline_quality: float
+
+    @classmethod
+    def of(cls, first: Half, second: Half) -> CrossCheck:
+        """Calibrate on `first`, read off `second` (both must hold the same settings)."""
+        fronts = {g: tuple(frontier(p)) for g, p in first.points.items()}
+        mirror: dict[str, dict[Hashable, OperatingPoint]] = {}
+        for group, front in fronts.items():
+            wanted = {p.setting for p in front}
+            mirror[group] = {p.setting: p for p in second.points[group] if p.setting in wanted}
+            missing = wanted - mirror[group].keys()
+            if missing:
+                raise ValueError(f"group {group!r}: settings missing on the other half")
+        return cls(fronts, first.baseline_quality, mirror, second.baseline_quality)
+
+    def ladder(self) -> list[tuple[float, float]]:
+        """(quality on this half, quality of the same choice on the other half) for every
+        price, cheapest first (fractions of the baseline's quality)."""
+        out = []
+        for lam in prices(self.frontiers, "cost"):
+            chosen = select(self.frontiers, lam, "cost")
+            here = sum(p.quality for p in chosen.values()) / max(self.baseline_quality, 1e-12)
+            there = sum(self.mirror[g][p.setting].quality for g, p in chosen.items())
+            out.append((here, there / max(self.mirror_baseline_quality, 1e-12)))
+        return out
+
+
+def cross_checked_goal(checks: Sequence[CrossCheck], quality: float) -> tuple[float, bool]:
+    """The working goal for a quality target, and whether the cross-checks reach the
+    target with it. Raises the goal in `GOAL_STEP`s until calibrating each check's half
+    to it gives, on average, at least `quality` on the other halves; the raise found on
+    half the rows is shrunk by sqrt(2) for the full rows. When no raise up to `MAX_RAISE`
+    does, returns `(quality, False)`: the target is then not confirmed."""
+    if not checks:
+        return quality, True
+    ladders = [c.ladder() for c in checks]
+
+    def achieved(goal: float) -> float:
+        reached = []
+        for ladder in ladders:
+            hit = [there for here, there in ladder if here >= goal - 1e-12]
+            reached.append(hit[0] if hit else ladder[-1][1])
+        return statistics.fmean(reached)
+
+    steps = round(MAX_RAISE / GOAL_STEP)
+    for k in range(steps + 1):
+        goal = quality + k * GOAL_STEP
+        if achieved(goal) >= quality - 1e-12:
+            return quality + (goal - quality) / math.sqrt(2.0), True
+    return quality, False  # not confirmed: calibrate to the target itself, flagged
+
+
 def calibrate(
     frontiers: Mapping[str, Sequence[OperatingPoint]],
     target: Target,
     *,
     baseline_quality: float,
     rows: int,
+    checks: Sequence[CrossCheck] = (),
 ) -> Choice:
     """The cheapest price meeting `target`. `baseline_quality` is the sum of the baseline's
-    quality over the same `rows` training rows. When no price meets the target, the
-    closest one is returned with `target_met=False`."""
+    quality over the same `rows` training rows. A quality target is first raised to the
+    working goal its `checks` call for (`cross_checked_goal`). When no price meets the
+    goal, the closest one is returned with `target_met=False`; so it is when the checks
+    cannot confirm the target."""
     axis = target.axis
     combos = [(lam, select(frontiers, lam, axis)) for lam in prices(frontiers, axis)]
 
@@ -163,14 +249,20 @@ def calibrate(
         s = sum(p.strong for p in sel.values()) / rows
         return q, c, s
 
+    goal: float | None = None
+    checked = True
+    if target.quality is not None and checks:
+        goal, checked = cross_checked_goal(checks, target.quality)
+
     def choice(lam: float, sel: dict[str, OperatingPoint], met: bool) -> Choice:
         q, c, s = totals(sel)
-        return Choice(target, lam, sel, q, c, s, met)
+        return Choice(target, lam, sel, q, c, s, met, goal)
 
     if target.quality is not None:
+        wanted = target.quality if goal is None else goal
         for lam, sel in combos:  # cheapest first
-            if totals(sel)[0] >= target.quality - 1e-12:
-                return choice(lam, sel, True)
+            if totals(sel)[0] >= wanted - 1e-12:
+                return choice(lam, sel, checked)
         return choice(*combos[-1], False)
     assert target.strong_share is not None
     for lam, sel in reversed(combos):  # best quality first
@@ -183,12 +275,14 @@ def calibrate(
 class Calibration:
     """A router's cross-validated operating points (per group, training rows only) and the
     setting currently chosen from them. `rows` and `baseline_quality` (the baseline's
-    quality summed over those rows) turn sums into fractions of the baseline."""
+    quality summed over those rows) turn sums into fractions of the baseline; `checks`
+    are the half-against-half cross-checks quality targets are raised by."""
 
     frontiers: Mapping[str, tuple[OperatingPoint, ...]]
     rows: int
     baseline_quality: float
     choice: Choice
+    checks: tuple[CrossCheck, ...] = ()
 
     @classmethod
     def fit(
@@ -198,18 +292,30 @@ class Calibration:
         *,
         rows: int,
         baseline_quality: float,
+        halves: Sequence[tuple[Half, Half]] = (),
     ) -> Calibration:
-        """Keep each group's frontier and choose the setting for `target`."""
+        """Keep each group's frontier and choose the setting for `target`; each pair of
+        `halves` (the training rows split in two, same settings) gives two cross-checks.
+        Raises `ValueError` when a pair's halves do not hold the same settings."""
         fronts = {g: tuple(frontier(p)) for g, p in points.items()}
-        chosen = calibrate(fronts, target, baseline_quality=baseline_quality, rows=rows)
-        return cls(fronts, rows, baseline_quality, chosen)
+        checks = tuple(
+            check for a, b in halves for check in (CrossCheck.of(a, b), CrossCheck.of(b, a))
+        )
+        chosen = calibrate(
+            fronts, target, baseline_quality=baseline_quality, rows=rows, checks=checks
+        )
+        return cls(fronts, rows, baseline_quality, chosen, checks)
 
     def retarget(self, target: Target) -> Calibration:
-        """The same points, calibrated for another target."""
+        """The same points (and cross-checks), calibrated for another target."""
         chosen = calibrate(
-            self.frontiers, target, baseline_quality=self.baseline_quality, rows=self.rows
+            self.frontiers,
+            target,
+            baseline_quality=self.baseline_quality,
+            rows=self.rows,
+            checks=self.checks,
         )
-        return Calibration(self.frontiers, self.rows, self.baseline_quality, chosen)
+        return Calibration(self.frontiers, self.rows, self.baseline_quality, chosen, self.checks)
 
     def settings(self, lam: float | None = None, axis: Axis | None = None) -> dict[str, Hashable]:
         """Each group's setting at price `lam` (default: the calibrated one)."""

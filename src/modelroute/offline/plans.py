@@ -6,6 +6,8 @@ The pool of cheap models is every model whose mean cost on the task is under
 a vote over every answer). Verifiers for each called set are fitted on k-1 folds and
 score the held-out fold, so every plan and threshold gets an honest out-of-fold
 operating point; the final verifiers are then fitted on all the task's training rows.
+The same out-of-fold decisions are also summed over given subsets of the rows (halves of
+the training rows, for calibration's cross-checks; see `modelroute.offline.calibrate`).
 """
 
 from __future__ import annotations
@@ -92,19 +94,22 @@ def _points(
     stages: tuple[int, ...],
     vote: bool,
     oof: dict[tuple[int, ...], tuple[FloatArray, IntArray]],
-) -> list[OperatingPoint]:
-    """Operating points of one plan over the threshold grid (vectorized over thresholds)."""
+    subsets: FloatArray,
+) -> list[list[OperatingPoint]]:
+    """Operating points of one plan over the threshold grid (vectorized over thresholds),
+    summed over each row subset (rows of `subsets`: 0/1 weights per row)."""
     n = len(task.parsed)
     rows = np.arange(n)
+    h = subsets.shape[0]
     cheap_stages = len(stages) - 1
     grid = np.array([np.inf])
     if cheap_stages:  # thresholds at quantiles of the scores seen, where they are dense
         seen = np.concatenate([oof[stages[: t + 1]][0] for t in range(cheap_stages)])
         grid = np.concatenate([np.unique(np.quantile(seen, _QUANTILES)), grid])
     undecided = np.ones((grid.size, n), dtype=bool)
-    quality = np.zeros(grid.size)
-    cost = np.zeros(grid.size)
-    strong = np.zeros(grid.size)
+    quality = np.zeros((grid.size, h))
+    cost = np.zeros((grid.size, h))
+    strong = np.zeros((grid.size, h))
     spent = np.zeros(n)
     for t, j in enumerate(stages):
         spent = spent + task.cost[:, j]
@@ -115,15 +120,19 @@ def _points(
             p, pick = oof[stages[: t + 1]]
         accept = undecided if final else undecided & (p[None, :] >= grid[:, None])
         q = task.quality[rows, pick]
-        quality += (accept * q[None, :]).sum(axis=1)
-        cost += (accept * spent[None, :]).sum(axis=1)
+        quality += (accept * q[None, :]) @ subsets.T
+        cost += (accept * spent[None, :]) @ subsets.T
         if task.baseline in stages[: t + 1]:
-            strong += accept.sum(axis=1)
+            strong += accept @ subsets.T
         undecided &= ~accept
     names = tuple(task.models[j] for j in stages)
+    plans = [Plan(names, float(g), vote) for g in grid]
     return [
-        OperatingPoint(task.name, Plan(names, float(g), vote), n, float(q), float(c), float(s))
-        for g, q, c, s in zip(grid, quality, cost, strong, strict=True)
+        [
+            OperatingPoint(task.name, plan, int(size), float(q), float(c), float(s))
+            for plan, q, c, s in zip(plans, quality[:, k], cost[:, k], strong[:, k], strict=True)
+        ]
+        for k, size in enumerate(subsets.sum(axis=1))
     ]
 
 
@@ -134,10 +143,13 @@ def search_task(
     seed: int,
     max_cheap: int,
     max_cost_share: float,
+    subsets: FloatArray | None = None,
     progress: Progress | None = None,
-) -> tuple[list[OperatingPoint], TaskVerifier]:
-    """Every candidate plan's out-of-fold operating points, and the task's verifier
-    fitted on all its rows (acceptance models for every called set that needs one)."""
+) -> tuple[list[list[OperatingPoint]], TaskVerifier]:
+    """Every candidate plan's out-of-fold operating points, summed over all rows (first
+    list) and over each row subset (rows of `subsets`, 0/1 weights per row: one more
+    list each), and the task's verifier fitted on all its rows (acceptance models for
+    every called set that needs one)."""
     n = len(task.parsed)
     kind = task_kind(task.parsed)
     rng = np.random.default_rng(seed)
@@ -154,11 +166,14 @@ def search_task(
         verifier.acceptors[names] = _fit_verifier(task, all_rows, called, kind)
     if progress is not None:
         progress(f"task {task.name!r}: {kind}, {n} rows, {len(sets)} called sets")
-    points: list[OperatingPoint] = []
+    weights = np.ones((1, n))
+    if subsets is not None:
+        weights = np.vstack([weights, subsets])
+    points: list[list[OperatingPoint]] = [[] for _ in range(weights.shape[0])]
     for called in sets:
-        points += _points(task, called, False, oof)
-        if len(called) > 1:
-            points += _points(task, called, True, oof)
+        for vote in (False, True) if len(called) > 1 else (False,):
+            for k, part in enumerate(_points(task, called, vote, oof, weights)):
+                points[k] += part
     return points, verifier
 
 

@@ -7,7 +7,9 @@
 - `train_router`: either, or (`kind="auto"`) both, keeping the one that meets the target
   at the lower cross-validated cost.
 
-Only the rows given are used: split off held-out rows before calling these.
+Only the rows given are used: split off held-out rows before calling these. Quality
+targets are cross-checked on random halves of these same rows (`HALVINGS` of them; see
+`modelroute.offline.calibrate`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Literal
 import numpy as np
 
 from modelroute.errors import ModelRouteError
-from modelroute.offline.calibrate import Calibration, OperatingPoint, Target
-from modelroute.offline.cascade import CascadeRouter
+from modelroute.offline.calibrate import Calibration, Half, OperatingPoint, Target
+from modelroute.offline.cascade import CascadeRouter, Plan
 from modelroute.offline.classifier import PromptClassifier, prompt_text
 from modelroute.offline.data import OutcomeTable
 from modelroute.offline.evidence import FloatArray, parse_answers
@@ -30,6 +32,18 @@ Kind = Literal["auto", "cascade", "classifier"]
 Router = CascadeRouter | PromptClassifier
 Progress = Callable[[str], None]
 _PRICES = np.concatenate([[0.0], np.geomspace(1e-3, 10.0, 80)])
+HALVINGS = 3  # random halvings of the training rows for calibration's cross-checks
+
+
+def halvings(n: int, seed: int, count: int = HALVINGS) -> FloatArray:
+    """(2 * count, n) 0/1 weights: each halving's first half, then its second half."""
+    rng = np.random.default_rng([seed, 7919])
+    out = np.zeros((2 * count, n))
+    for r in range(count):
+        first = rng.permutation(n) < n // 2
+        out[2 * r] = first
+        out[2 * r + 1] = ~first
+    return out
 
 
 def default_baseline(table: OutcomeTable) -> str:
@@ -106,35 +120,59 @@ def _train_classifier(
         if progress is not None:
             progress(f"classifier fold {f + 1}/{len(np.unique(fold_of))}")
     mean_cost = cost.mean(axis=0)
-    calibration = _calibrate({"*": _price_points(oof, mean_cost, table, cost, b)}, table, b, target)
+    subsets = np.vstack([np.ones(len(table)), halvings(len(table), seed)])
+    parts = [[{"*": _price_points(oof, mean_cost, table, cost, b, w)}] for w in subsets]
+    calibration = _calibrate(parts, subsets, table, b, target)
     vectorizer, heads = _fit_heads(texts, table.quality)
     return PromptClassifier(table.models, base, vectorizer, heads, mean_cost, calibration)
 
 
 def _price_points(
-    probs: FloatArray, mean_cost: FloatArray, table: OutcomeTable, cost: FloatArray, b: int
+    probs: FloatArray,
+    mean_cost: FloatArray,
+    table: OutcomeTable,
+    cost: FloatArray,
+    b: int,
+    weight: FloatArray,
 ) -> list[OperatingPoint]:
-    """The classifier's out-of-fold operating point at each price of cost."""
+    """The classifier's out-of-fold operating point at each price of cost, summed over
+    the rows of 0/1 `weight`."""
     rows = np.arange(len(table))
     points = []
     for lam in _PRICES:
         pick = np.argmax(probs - lam * mean_cost[None, :], axis=1)
-        quality = float(table.quality[rows, pick].sum())
-        spent = float(cost[rows, pick].sum())
-        points.append(
-            OperatingPoint("*", float(lam), len(table), quality, spent, float((pick == b).sum()))
-        )
+        quality = float(table.quality[rows, pick] @ weight)
+        spent = float(cost[rows, pick] @ weight)
+        strong = float((pick == b) @ weight)
+        points.append(OperatingPoint("*", float(lam), int(weight.sum()), quality, spent, strong))
     return points
 
 
 def _calibrate(
-    points: dict[str, list[OperatingPoint]], table: OutcomeTable, b: int, target: Target | None
+    parts: list[list[dict[str, list[OperatingPoint]]]],
+    subsets: FloatArray,
+    table: OutcomeTable,
+    b: int,
+    target: Target | None,
 ) -> Calibration:
+    """Calibrate on `parts[0]` (all rows: `subsets[0]` is all ones) with the halves that
+    follow as cross-checks. `parts[k]`: the points summed over the rows of `subsets[k]`,
+    as {group: points} dicts (merged here)."""
+    base_quality = subsets @ table.quality[:, b]
+    merged = [{g: p for d in part for g, p in d.items()} for part in parts]
+    halves = [
+        (
+            Half(merged[k], int(subsets[k].sum()), float(base_quality[k])),
+            Half(merged[k + 1], int(subsets[k + 1].sum()), float(base_quality[k + 1])),
+        )
+        for k in range(1, len(parts), 2)
+    ]
     return Calibration.fit(
-        points,
+        merged[0],
         target or Target(quality=0.95),
         rows=len(table),
-        baseline_quality=float(table.quality[:, b].sum()),
+        baseline_quality=float(base_quality[0]),
+        halves=halves,
     )
 
 
@@ -150,7 +188,14 @@ def train_cascade(
     progress: Progress | None = None,
 ) -> CascadeRouter:
     """Fit per-task cascades with learned verifiers and calibrate them for `target`
-    (default: 95% of the baseline's quality). Needs recorded answers."""
+    (default: 95% of the baseline's quality). Needs recorded answers.
+
+    Plans call up to `max_cheap` cheap models (those under `max_cost_share` of the
+    baseline's mean cost). The plan families "at most k cheap models", k = 1 ..
+    `max_cheap`, are each calibrated (with cross-checks) and the one meeting the target
+    at the lowest cross-validated cost is kept: a larger family fits the training rows
+    better but is also more optimistic about them. Raises `ModelRouteError` without
+    answers or with fewer than 10 rows."""
     with one_thread():
         return _train_cascade(
             table, baseline, target, folds, seed, max_cheap, max_cost_share, progress
@@ -175,25 +220,69 @@ def _train_cascade(
     cost = relative_cost(table, b)
     parsed = parse_answers(table.responses)
     tasks = np.asarray(table.tasks, dtype=object)
-    points: dict[str, list[OperatingPoint]] = {}
+    # halves stratified by task: each task's rows are halved on their own
+    subsets = np.vstack([np.ones(len(table)), np.zeros((2 * HALVINGS, len(table)))])
+    parts: list[list[dict[str, list[OperatingPoint]]]] = [[] for _ in subsets]
     verifiers = {}
     for name in sorted(set(table.tasks)):
         rows = np.flatnonzero(tasks == name)
+        subsets[1:, rows] = halvings(rows.size, seed)
         data = TaskData(name, parsed.take(rows), table.quality[rows], cost[rows], table.models, b)
-        points[name], verifiers[name] = search_task(
+        task_points, verifiers[name] = search_task(
             data,
             folds=folds,
             seed=seed,
             max_cheap=max_cheap,
             max_cost_share=max_cost_share,
+            subsets=subsets[1:, rows],
             progress=progress,
         )
-    calibration = _calibrate(points, table, b, target)
+        for k, pts in enumerate(task_points):
+            parts[k].append({name: pts})
+    calibration = _pick_family(parts, subsets, table, b, target, max_cheap, progress)
     kept = {
         name: prune(v, [p.setting for p in calibration.frontiers[name]])  # type: ignore[misc]
         for name, v in verifiers.items()
     }
     return CascadeRouter(table.models, base, kept, calibration)
+
+
+def _cheap_stages(point: OperatingPoint, baseline: str) -> int:
+    plan = point.setting
+    assert isinstance(plan, Plan)
+    return sum(1 for m in plan.stages if m != baseline)
+
+
+def _pick_family(
+    parts: list[list[dict[str, list[OperatingPoint]]]],
+    subsets: FloatArray,
+    table: OutcomeTable,
+    b: int,
+    target: Target | None,
+    max_cheap: int,
+    progress: Progress | None,
+) -> Calibration:
+    """Calibrate each family "plans with at most k cheap models" and keep the best
+    (target met first, then lowest cost, then the smaller family)."""
+    base = table.models[b]
+    best: tuple[tuple[bool, float, float], Calibration] | None = None
+    for k in range(1, max(1, max_cheap) + 1):
+        family = [
+            [
+                {g: [p for p in pts if _cheap_stages(p, base) <= k] for g, pts in d.items()}
+                for d in part
+            ]
+            for part in parts
+        ]
+        calibration = _calibrate(family, subsets, table, b, target)
+        c = calibration.choice
+        key = (not c.target_met, c.cost if c.target_met else -c.quality, -c.quality)
+        if progress is not None:
+            progress(f"plans with <= {k} cheap models: cv cost {c.cost:.3f}, met {c.target_met}")
+        if best is None or key < best[0]:
+            best = (key, calibration)
+    assert best is not None
+    return best[1]
 
 
 def train_router(
