@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -31,3 +32,27 @@ def provider_server(request: pytest.FixtureRequest) -> Iterator[ProviderServer]:
     scripts = getattr(request, "param", None) or default_scripts()
     with ProviderServer(scripts).running() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_litellm_logging_from_earlier_tests() -> None:
+    """Drop LiteLLM logging tasks left queued on an earlier test's event loop (now stopped).
+
+    LiteLLM queues its success/failure logging coroutines on one process-wide worker. An
+    async test can end (and pytest-asyncio close its loop) before the worker ran them; the
+    next loop that calls LiteLLM then carries them over with a warning and runs them against
+    *that* test's `litellm.callbacks`, so a later test would see an earlier test's calls.
+    """
+    module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
+    queue = getattr(worker, "_queue", None)
+    loop = getattr(worker, "_bound_loop", None)
+    if queue is None or loop is None or loop.is_running():
+        return  # nothing queued, or a loop still serving it
+    while not queue.empty():
+        queue.get_nowait()["coroutine"].close()
+        queue.task_done()
+    dequeued = getattr(worker, "_dequeued_tasks", {})
+    for task in dequeued.values():
+        task["coroutine"].close()  # a no-op for one that already ran
+    dequeued.clear()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from helpers import PER_M
 from modelroute.catalog import Catalog, ModelInfo
@@ -26,6 +26,8 @@ from modelroute.router import RoutedResponse, Router
 from modelroute.sinks import MemorySink
 from modelroute.types import Request, Response, StreamChunk
 from modelroute_litellm import LiteLLMBackend
+
+T = TypeVar("T")
 
 MODES = ("sync", "async", "stream", "astream")
 CALL_MODES = ("sync", "async")
@@ -120,7 +122,7 @@ def ask(router: Router, mode: str, request: Request | str) -> Answer:
         out = router.complete(request)
         return Answer(out.text, out.response.tool_calls, [], out.decision, out.response)
     if mode == "async":
-        out = asyncio.run(router.acomplete(request))
+        out = asyncio.run(_with_litellm_logging(router.acomplete(request)))
         return Answer(out.text, out.response.tool_calls, [], out.decision, out.response)
     if mode == "stream":
         stream = router.stream(request)
@@ -135,8 +137,22 @@ def ask(router: Router, mode: str, request: Request | str) -> Answer:
             assert astream.decision is not None
             return _streamed(chunks, astream.decision)
 
-        return asyncio.run(consume())
+        return asyncio.run(_with_litellm_logging(consume()))
     raise ValueError(f"unknown mode {mode!r}")
+
+
+async def _with_litellm_logging(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, then LiteLLM's logging for it: LiteLLM runs its callbacks as tasks on this
+    loop (some queued a few loop turns after the call returns), and `asyncio.run` closes the
+    loop next; left queued, they would run (with a LiteLLM warning) on the next loop."""
+    try:
+        return await work
+    finally:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER as worker
+
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+            await worker.flush()
 
 
 def _streamed(chunks: list[StreamChunk], decision: Decision) -> Answer:

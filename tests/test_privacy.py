@@ -68,3 +68,31 @@ def test_config_names_the_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_url_without_password(url: str, shown: str) -> None:
     assert url_without_password(url) == shown
+
+
+def test_a_refusal_recorded_with_redaction_does_not_hold_the_raw_user_id() -> None:
+    from modelroute.errors import RateLimitExceeded
+    from modelroute.limits import LimitsGuard, RateLimit
+
+    sink = MemorySink()
+    redact = UserRedaction.from_secret("k1")
+    clock = FakeClock()
+    guard = LimitsGuard(catalog(), rates=[RateLimit("user", 60.0, requests=1)], clock=clock)
+    router = Router(
+        [Route("r", ("m-a",))],
+        backend=scripted({"m-a": ["ok", "ok"]}),
+        catalog=catalog(),
+        clock=clock,
+        sinks=[sink],
+        guards=[guard],
+        redact_users=redact,
+    )
+    request = Request.of("hi", user="ana@example.test")
+    router.complete(request)
+    with pytest.raises(RateLimitExceeded) as caught:
+        router.complete(request)
+    assert "ana@example.test" in str(caught.value)  # the caller's error names the user
+    refused = sink.decisions[-1]
+    (skip,) = refused.attempts
+    assert skip.error_message and redact("ana@example.test") in skip.error_message
+    assert "ana@example.test" not in repr(refused.to_dict())

@@ -19,7 +19,9 @@ From the kwargs it reads `litellm_trace_id` (one per request, shared by every ho
 `litellm_call_id` (one per hop), `litellm_params.metadata` (`model_group`, `deployment`,
 `model_info`), `optional_params` (tools, response_format), `response_cost` (LiteLLM's cost
 of the hop) and the `exception`, mapped to a `FallbackReason` by `errors.map_exception`.
-A hop reported on several paths is recorded once. Importing this module imports LiteLLM.
+A hop reported on several paths is recorded once. With `redact_users` the records carry
+the user's pseudonym (`modelroute.privacy`), exactly as `Router(redact_users=...)` does.
+Importing this module imports LiteLLM.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from modelroute.catalog import ModelInfo
 from modelroute.clock import Clock
 from modelroute.errors import ProviderError
 from modelroute.guards import Tickets, asettle_all, settle_all
+from modelroute.privacy import UserRedaction
 from modelroute.records import Attempt
 from modelroute.sinks import Sink
 from modelroute_litellm.convert import to_response
@@ -58,6 +61,9 @@ class ModelrouteCallback(CustomLogger):  # type: ignore[misc]
     - `baseline`: the model whose prices give each decision's counterfactual cost.
     - `settle_s`: seconds of silence after which a failed Router request with no end signal
       is recorded as exhausted (`flush()` records every open request at once).
+    - `redact_users`: a `UserRedaction`; every `Decision` (so every sink, and spans made
+      from it) shows its pseudonym of the request's `user` instead of the id. Pass the one
+      given to `Router(redact_users=...)`: a user then has the same pseudonym on both paths.
 
     Its hooks never raise into LiteLLM: a failure is logged on the `modelroute` logger.
     """
@@ -72,6 +78,7 @@ class ModelrouteCallback(CustomLogger):  # type: ignore[misc]
         baseline: ModelInfo | None = None,
         clock: Clock | None = None,
         settle_s: float = 30.0,
+        redact_users: UserRedaction | None = None,
     ) -> None:
         super().__init__()
         self.recorder = TraceRecorder(
@@ -82,6 +89,7 @@ class ModelrouteCallback(CustomLogger):  # type: ignore[misc]
             baseline=baseline,
             clock=clock,
             settle_s=settle_s,
+            redact_users=redact_users,
         )
 
     def flush(self) -> int:

@@ -20,6 +20,8 @@ subclasses `openai.APIConnectionError`), then the HTTP status, then the error bo
 | a 404 with no provider error body (an HTML or bare "Not Found")    | ProviderError, reason   |
 |                                                                    | `endpoint_not_found`    |
 | `BadRequestError` / `UnprocessableEntityError` with 400 or 422     | BadRequest              |
+| a request the client cannot encode (`UnicodeEncodeError` under it, | BadRequest              |
+| e.g. a lone surrogate), with no HTTP answer                        |                         |
 | `ServiceUnavailableError`, `InternalServerError`,                  | ProviderUnavailable     |
 | `BadGatewayError`, any 5xx                                         |                         |
 | anything else (e.g. 402, 409, malformed answers)                   | ProviderError           |
@@ -140,6 +142,12 @@ def map_exception(
 
     if _is_named(exc, "MidStreamFallbackError"):
         return _map_mid_stream(exc, model=model, secrets=secrets)
+    unencodable = next((e for e in _chain(exc) if isinstance(e, UnicodeEncodeError)), None)
+    if unencodable is not None and not _has_http_answer(exc):
+        # the client could not encode the request (a lone surrogate): nothing was sent, and
+        # every model would fail alike, so it is the caller's bad request, not an outage
+        text = scrub(f"request not sent, it cannot be encoded: {unencodable}", secrets)
+        return BadRequest(text[:MAX_MESSAGE_CHARS], model=model)
     if _is_timeout(exc):
         return build(ProviderTimeout, status if _has_http_answer(exc) else None)
     if _is_connection_error(exc):

@@ -21,6 +21,7 @@ from modelroute.breaker import BreakerConfig, BreakerRegistry
 from modelroute.catalog import ModelInfo
 from modelroute.clock import Clock, SystemClock
 from modelroute.guards import AttemptGuard
+from modelroute.privacy import UserRedaction
 from modelroute.sinks import Sink, emit_transition_all
 from modelroute.strategies.latency import LatencyTracker
 from modelroute.strategies.threshold import Scorer
@@ -71,10 +72,12 @@ def install(
     baseline: ModelInfo | None = None,
     clock: Clock | None = None,
     settle_s: float = 30.0,
+    redact_users: UserRedaction | None = None,
 ) -> Installed:
     """Install `ModelrouteStrategy` on `router` and add a `ModelrouteCallback` to
     `litellm.callbacks`, wired together (see their docs for the arguments). Breaker
-    transitions go to the sinks that take them."""
+    transitions go to the sinks that take them. `redact_users` puts each user's pseudonym
+    in the records (`modelroute.privacy.UserRedaction`)."""
     clock = clock or SystemClock()
     sink_list = tuple(sinks)
     breakers = BreakerRegistry(
@@ -101,6 +104,7 @@ def install(
         baseline=baseline,
         clock=clock,
         settle_s=settle_s,
+        redact_users=redact_users,
     )
     hook = install_strategy(router, strategy)
     litellm = load_litellm()

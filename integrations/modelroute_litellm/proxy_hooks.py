@@ -11,7 +11,10 @@ this module:
   the `modelroute` logger only);
 - `MODELROUTE_THRESHOLDS`: comma-separated classifier cut points, e.g. `0.3` (default) or
   `0.3,0.7` for three tiers;
-- `MODELROUTE_ROUTING`: `off` to record only and leave routing to LiteLLM.
+- `MODELROUTE_ROUTING`: `off` to record only and leave routing to LiteLLM;
+- `MODELROUTE_USER_PSEUDONYM_KEY`: a secret; when set, records carry a keyed pseudonym of
+  each user id instead of the id (`modelroute.privacy.UserRedaction.from_secret`): the
+  same pseudonym a `Router` built with the same secret records.
 
 The proxy's own venv needs `modelroute` importable (installed, or on `PYTHONPATH`).
 """
@@ -23,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelroute.breaker import BreakerConfig, BreakerRegistry
+from modelroute.privacy import UserRedaction
 from modelroute.sinks import JsonlSink, LoggingSink, Sink, emit_transition_all
 from modelroute.strategies.latency import LatencyTracker
 from modelroute_litellm.callback import ModelrouteCallback, guarded
@@ -43,6 +47,7 @@ class ProxyHandler(ModelrouteCallback):
         thresholds: Sequence[float] = (0.3,),
         routing: bool = True,
         breaker: BreakerConfig | None = None,
+        redact_users: UserRedaction | None = None,
     ) -> None:
         sink_list = tuple(sinks)
         self.breakers = BreakerRegistry(
@@ -55,6 +60,7 @@ class ProxyHandler(ModelrouteCallback):
             observers=[self.latency],
             breakers=self.breakers,
             journal=self.journal,
+            redact_users=redact_users,
         )
         self.thresholds = tuple(thresholds)
         self.routing = routing
@@ -71,7 +77,9 @@ class ProxyHandler(ModelrouteCallback):
         raw = environ.get("MODELROUTE_THRESHOLDS", "0.3")
         thresholds = tuple(float(part) for part in raw.split(",") if part.strip())
         routing = environ.get("MODELROUTE_ROUTING", "on").lower() not in ("off", "0", "false")
-        return cls(sinks=sinks, thresholds=thresholds, routing=routing)
+        secret = environ.get("MODELROUTE_USER_PSEUDONYM_KEY")
+        redact = UserRedaction.from_secret(secret) if secret else None
+        return cls(sinks=sinks, thresholds=thresholds, routing=routing, redact_users=redact)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any

@@ -7,7 +7,9 @@ one open `hops.RequestTrace` per request: `begin` opens a hop (observers get
 exception, tokens, LiteLLM's cost) and report the deployment's breaker; the request becomes
 one `Decision` when it has succeeded, or has failed for good, and no hop is still open. A
 failed request whose end LiteLLM does not signal (a Router group without fallbacks) is
-recorded `settle_s` seconds after its last event, or by `flush()`.
+recorded `settle_s` seconds after its last event, or by `flush()`. With `redact_users` (a
+`modelroute.privacy.UserRedaction`) every `Decision` carries the user's pseudonym, as the
+core `Router` does: the same key gives the same pseudonym on both paths.
 
 Framework-free: `callback.py` reads LiteLLM's kwargs into `CallFacts` and calls in here.
 Thread-safe; sinks and observers are called outside the lock, and never raise into LiteLLM.
@@ -27,6 +29,7 @@ from modelroute.clock import Clock, SystemClock
 from modelroute.errors import ProviderError
 from modelroute.guards import Tickets, settle_all
 from modelroute.observer import AttemptStarted, Observers, RequestStarted
+from modelroute.privacy import UserRedaction
 from modelroute.reasons import BREAKER_REASONS
 from modelroute.records import Attempt
 from modelroute.sinks import Sink, emit_all
@@ -46,7 +49,8 @@ class TraceRecorder:
     `LatencyTracker`); `breakers` are reported per attempt (with the admission the strategy
     held in `journal`, else one taken at report time); `baseline` prices each attempt's
     counterfactual cost. `settle_s`: seconds after its last event that a failed request
-    with no end signal is recorded as exhausted.
+    with no end signal is recorded as exhausted. `redact_users`: records show its
+    pseudonym of each request's user instead of the id (None: the id as LiteLLM got it).
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class TraceRecorder:
         baseline: ModelInfo | None = None,
         clock: Clock | None = None,
         settle_s: float = 30.0,
+        redact_users: UserRedaction | None = None,
     ) -> None:
         self.sinks = tuple(sinks)
         self.observers = Observers(observers)
@@ -67,6 +72,7 @@ class TraceRecorder:
         self.baseline = baseline
         self.clock: Clock = clock or SystemClock()
         self.settle_s = settle_s
+        self.redact_users = redact_users
         self._lock = threading.Lock()
         self._traces: dict[str, RequestTrace] = {}
         self._recorded: OrderedDict[str, None] = OrderedDict()  # recent ids: late events dropped
@@ -272,6 +278,8 @@ class TraceRecorder:
         pick = self.journal.first_pick(trace.journal_key)
         self._release_unused(trace.journal_key)
         decision = trace.decision(pick, self.baseline)
+        if self.redact_users is not None and decision.user is not None:
+            decision = replace(decision, user=self.redact_users(decision.user))
         self._notify("request_finished", decision)
         emit_all(self.sinks, decision)
         return True

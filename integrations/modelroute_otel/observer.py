@@ -90,6 +90,7 @@ class _Call:
     span: Span
     attributes: sa.Attributes  # shared with the metrics
     token: contextvars.Token[Context]
+    answer: sa.Attributes | None = None  # from the answer; set with the end's attributes
 
 
 @dataclass(slots=True, eq=False)
@@ -101,6 +102,7 @@ class _Route:
     route: str
     request: Request
     stream: bool
+    candidates: tuple[str, ...]  # as set on the span at its start
     call: _Call | None = None
 
 
@@ -151,7 +153,12 @@ class OTelObserver:
             attributes=sa.route_start(event),
         )
         state = _Route(
-            span, trace.set_span_in_context(span), event.route, event.request, event.stream
+            span,
+            trace.set_span_in_context(span),
+            event.route,
+            event.request,
+            event.stream,
+            event.candidates,
         )
         self._requests.put(event.request_id, state)
 
@@ -179,14 +186,17 @@ class OTelObserver:
 
     @_never_raises
     def attempt_response(self, request_id: str, index: int, response: Response) -> None:
-        """Add what only the answer knows: response id, finish reason, content if captured."""
+        """Add what only the answer knows: response id, finish reason, content if captured.
+
+        Kept until the attempt ends and set with its other end attributes (one SDK call)."""
         state = self._requests.get(request_id)
         call = state.call if state is not None else None
         if call is None or call.index != index or not call.span.is_recording():
             return
-        call.span.set_attributes(sa.attempt_response(response))
+        answer = sa.attempt_response(response)
         if self.capture_content:
-            call.span.set_attribute(a.GEN_AI_OUTPUT_MESSAGES, output_messages(response))
+            answer[a.GEN_AI_OUTPUT_MESSAGES] = output_messages(response)
+        call.answer = answer
 
     @_never_raises
     def attempt_finished(self, request_id: str, attempt: Attempt) -> None:
@@ -212,7 +222,10 @@ class OTelObserver:
                 self._close_call(state, None)
             span = state.span
             if span.is_recording():
-                span.set_attributes(sa.route_end(decision))
+                attributes = sa.route_end(decision)
+                if decision.candidates == state.candidates:  # set at the start already
+                    del attributes[a.MR_CANDIDATES]
+                span.set_attributes(attributes)
                 if not decision.outcome.succeeded and decision.outcome != RequestOutcome.CANCELLED:
                     span.set_status(Status(StatusCode.ERROR, decision.outcome.value))
             span.end()
@@ -229,9 +242,12 @@ class OTelObserver:
         try:
             span = call.span
             if attempt is None:
+                if call.answer:
+                    span.set_attributes(call.answer)
                 span.set_status(Status(StatusCode.ERROR, "attempt end was never reported"))
             elif span.is_recording():
-                span.set_attributes(sa.attempt_end(attempt, cost_aliases=self.cost_aliases))
+                end = sa.attempt_end(attempt, cost_aliases=self.cost_aliases)
+                span.set_attributes({**call.answer, **end} if call.answer else end)
                 if sa.error_type(attempt) is not None:
                     span.set_status(Status(StatusCode.ERROR, sa.status_description(attempt)))
             span.end()

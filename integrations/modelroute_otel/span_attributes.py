@@ -165,11 +165,11 @@ def route_start(event: RequestStarted) -> Attributes:
             (a.MR_ROUTE, event.route),
             (a.MR_REQUEST_ID, event.request_id),
             (a.MR_STRATEGY, event.strategy),
-            (a.MR_CANDIDATES, list(event.candidates)),
+            (a.MR_CANDIDATES, tuple(event.candidates)),
             (a.MR_STREAM, event.stream),
             (a.MR_TEAM, request.team),
             (a.MR_TASK, request.task),
-            (a.MR_TAGS, list(request.tags) if request.tags else None),
+            (a.MR_TAGS, tuple(request.tags) if request.tags else None),
             (a.MR_PROMPT_VERSION, request.prompt_version),
         )
     )
@@ -179,12 +179,12 @@ def route_end(decision: Decision) -> Attributes:
     """Route-span attributes known when the request ends (only `modelroute.*`)."""
     return clean(
         (
-            (a.MR_CANDIDATES, list(decision.candidates)),
-            (a.MR_MODELS_ATTEMPTED, list(decision.models_attempted)),
+            (a.MR_CANDIDATES, tuple(decision.candidates)),
+            (a.MR_MODELS_ATTEMPTED, tuple(decision.models_attempted)),
             (a.MR_RESPONSE_MODEL, decision.responding_model),
             (a.MR_RESPONSE_PROVIDER, decision.responding_provider),
             (a.MR_FALLBACK_COUNT, decision.fallback_count),
-            (a.MR_FALLBACK_REASONS, list(decision.fallback_reasons)),
+            (a.MR_FALLBACK_REASONS, tuple(decision.fallback_reasons)),
             (a.MR_OUTCOME, decision.outcome.value),
             (a.MR_USER, decision.user),  # as the record has it (see modelroute.privacy)
             (a.MR_COST_USD, decision.cost_usd),

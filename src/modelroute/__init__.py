@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "ProviderError": "modelroute.errors",
     "AllAttemptsFailed": "modelroute.errors",
     "StreamInterrupted": "modelroute.errors",
+    "InvalidRequest": "modelroute.errors",
+    "Segment": "modelroute.records",
 }
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "Decision",
     "FakeBackend",
     "FallbackReason",
+    "InvalidRequest",
     "Message",
     "ModelInfo",
     "ModelRouteError",
@@ -54,6 +57,7 @@ __all__ = [
     "Request",
     "RequestOutcome",
     "Response",
+    "Segment",
     "StreamChunk",
     "StreamInterrupted",
     "UnknownModelError",
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     from modelroute.errors import (
         AllAttemptsFailed,
         ConfigError,
+        InvalidRequest,
         ModelRouteError,
         ProviderError,
         StreamInterrupted,
@@ -79,6 +84,7 @@ if TYPE_CHECKING:
         BreakerTransition,
         Decision,
         RequestOutcome,
+        Segment,
         Verdict,
     )
     from modelroute.types import Message, Request, Response, StreamChunk, Usage

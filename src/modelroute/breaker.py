@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -69,7 +68,11 @@ class BreakerConfig:
             ("window_s", self.window_s > 0, "> 0"),
             ("min_calls", self.min_calls >= 1, ">= 1"),
             ("cooldown_s", self.cooldown_s >= 0, ">= 0"),
-            ("max_cooldown_s", self.max_cooldown_s >= self.cooldown_s, ">= cooldown_s"),
+            (
+                "max_cooldown_s",
+                self.max_cooldown_s >= self.cooldown_s,
+                f">= cooldown_s ({self.cooldown_s})",
+            ),
             ("half_open_max_probes", self.half_open_max_probes >= 1, ">= 1"),
             ("success_threshold", self.success_threshold >= 1, ">= 1"),
             ("probe_lease_s", lease is None or lease > 0, "> 0 or None"),
@@ -124,12 +127,16 @@ class CircuitBreaker:
 
     def try_acquire(self, now: float) -> Admission:
         """Ask to call the model now; half-opens an open breaker whose cooldown is over."""
-        with self._locked():
-            return self._acquire(now)
+        with self._lock:
+            admission = self._acquire(now)
+            emitted = self._take_pending()
+        if emitted:
+            self._emit(emitted)
+        return admission
 
     def on_success(self, now: float, admission: Admission) -> None:
         """Report that the admitted call succeeded."""
-        with self._locked():
+        with self._lock:
             if admission.probe:
                 if self._probes.pop(admission.ticket, None) is not None:
                     self._probe_successes += 1
@@ -138,12 +145,15 @@ class CircuitBreaker:
             elif self._counts(admission):
                 self._failures = 0
                 self._record(now, failed=False)
+            emitted = self._take_pending()
+        if emitted:
+            self._emit(emitted)
 
     def on_failure(
         self, now: float, admission: Admission, retry_after_s: float | None = None
     ) -> None:
         """Report a failure by the model's fault; `retry_after_s`: its Retry-After (seconds)."""
-        with self._locked():
+        with self._lock:
             if admission.probe:
                 if self._probes.pop(admission.ticket, None) is not None:
                     self._open(now, "probe_failed", retry_after_s)
@@ -153,6 +163,9 @@ class CircuitBreaker:
                 reason = self._trip_reason()
                 if reason is not None:
                     self._open(now, reason, retry_after_s)
+            emitted = self._take_pending()
+        if emitted:
+            self._emit(emitted)
 
     def release(self, admission: Admission) -> None:
         """End a call with no verdict on the model (cancelled, caller's 400): frees a probe."""
@@ -178,12 +191,18 @@ class CircuitBreaker:
                 "probes_in_flight": len(self._probes),
             }
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the lock for the body, then emit its transitions with the lock released."""
-        with self._lock:
-            yield
-            emitted, self._pending = self._pending, []
+    # Transitions are made under the lock and emitted after it is released: each public
+    # method takes them with `_take_pending` inside its `with self._lock:` block, then calls
+    # `_emit` (no contextmanager: this runs on every call, twice per request).
+    def _take_pending(self) -> list[BreakerTransition]:
+        """The transitions made so far (call with the lock held)."""
+        emitted = self._pending
+        if emitted:
+            self._pending = []
+        return emitted
+
+    def _emit(self, emitted: list[BreakerTransition]) -> None:
+        """Hand transitions to the hook, with the lock released."""
         for transition in emitted:
             if self._hook is not None:
                 try:

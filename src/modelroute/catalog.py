@@ -40,6 +40,8 @@ class ModelInfo:
     `name` is the name routes use; `target` what the backend is asked for (for LiteLLM,
     e.g. `openai/gpt-4o-mini`); `provider` the provider label used in records and spans.
     Prices are USD per token; `max_input_tokens` is the context window in tokens.
+    `supports_assistant_prefill`: the model continues a conversation that ends with an
+    assistant message (LiteLLM's `supports_assistant_prefill`); a resumed stream uses it.
     `aliases` are other names a provider may report for this model in its answers (e.g. a
     local server's file name); dated snapshots of `name` or `target` need no alias.
     """
@@ -56,6 +58,7 @@ class ModelInfo:
     supports_vision: bool = False
     supports_json_schema: bool = True
     supports_streaming: bool = True
+    supports_assistant_prefill: bool = False
     api_base: str | None = field(default=None, repr=False)  # may hold a password
     api_key_env: str | None = None
     aliases: tuple[str, ...] = ()
@@ -166,6 +169,7 @@ def model_info_from_map(name: str, entry: Mapping[str, Any]) -> ModelInfo:
         supports_tools=bool(entry.get("supports_function_calling", False)),
         supports_vision=bool(entry.get("supports_vision", False)),
         supports_json_schema=bool(entry.get("supports_response_schema", False)),
+        supports_assistant_prefill=bool(entry.get("supports_assistant_prefill", False)),
     )
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from modelroute.breaker import BreakerConfig
 from modelroute.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -135,3 +136,32 @@ def overflow_cycles(overflow: Mapping[str, str | None]) -> Iterator[ConfigProble
             f"routes.{start}.overflow_route",
             f"overflow cycle {hops}: a request too long for one route must end somewhere",
         )
+
+
+def decode_utf8(raw: bytes, source: str) -> str:
+    """The text of config file `source` (its bytes `raw`). Raises `ConfigError` at path
+    `source` naming the byte offset (and line) of the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = (
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} (line {line}); "
+            "save the file as UTF-8"
+        )
+        raise ConfigError(source, message) from None
+
+
+def breaker_problems(settings: Mapping[str, Any]) -> list[ConfigProblem]:
+    """What `BreakerConfig(**settings)` rejects beyond the schema's per-field bounds (the
+    cross-field rules, e.g. `max_cooldown_s >= cooldown_s`), at `breaker.<field>`."""
+    try:
+        BreakerConfig(**settings)
+    except ValueError as exc:
+        text = str(exc)
+        for name in BreakerConfig.__dataclass_fields__:
+            prefix = f"BreakerConfig.{name} "
+            if text.startswith(prefix):
+                return [ConfigProblem(f"breaker.{name}", text.removeprefix(prefix))]
+        return [ConfigProblem("breaker", text)]
+    return []

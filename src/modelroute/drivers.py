@@ -51,8 +51,8 @@ def _settle(action: Action, on_finish: OnFinish) -> Done:
 async def _averify(plan: Plan, backend: Backend, verify: Verify) -> Action:
     """Ask the verifier model; its failure is a verdict too (see `Verifier.fail_open`)."""
     try:
-        coro = backend.acall(verify.judge, verify.request, timeout_s=verify.timeout_s)
-        judge = await asyncio.wait_for(coro, verify.timeout_s)
+        async with asyncio.timeout(verify.timeout_s):
+            judge = await backend.acall(verify.judge, verify.request, timeout_s=verify.timeout_s)
     except Exception as exc:  # the backend seam: a failed judge is recorded, not raised
         return plan.on_verdict(verify, None, exc)
     return plan.on_verdict(verify, judge)
@@ -82,8 +82,13 @@ async def run_async(plan: Plan, backend: Backend, on_finish: OnFinish, guards: G
             action = plan.on_refused(call, exc)
             continue
         try:
-            coro = backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
-            response = await asyncio.wait_for(coro, call.timeout_s)
+            # One loop turn per attempt, so the loop drops cancelled timers (the timeouts of
+            # earlier attempts): a backend that answers without suspending, called in a loop,
+            # would otherwise pile them up, each holding its context (spans) until the task
+            # yields. asyncio.timeout, not wait_for: no task per attempt (~40 µs).
+            await asyncio.sleep(0)
+            async with asyncio.timeout(call.timeout_s):
+                response = await backend.acall(call.model, plan.request, timeout_s=call.timeout_s)
         except TimeoutError:
             timeout = ProviderTimeout("attempt timed out", model=call.model.name)
             action = plan.on_error(call, timeout)
@@ -130,7 +135,8 @@ def run_sync(plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards =
 async def run_astream(
     plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()
 ) -> AsyncIterator[StreamChunk]:
-    """Stream through `plan`: fall back until the first visible chunk, then commit.
+    """Stream through `plan`: fall back until the first visible chunk, then commit (or,
+    on a route that resumes streams, continue a broken stream on the next model).
 
     Enforces the route's time-to-first-token and stall limits between chunks.
     """
@@ -141,12 +147,12 @@ async def run_astream(
             action = plan.resume()
             continue
         try:
-            tickets: Tickets = await aadmit_all(guards, plan.request, action.model)
+            tickets: Tickets = await aadmit_all(guards, action.request, action.model)
         except LimitExceeded as exc:
             action = plan.on_refused(action, exc)
             continue
         attempt = StreamAttempt(plan, action)
-        chunks = backend.astream(action.model, plan.request, timeout_s=action.timeout_s)
+        chunks = backend.astream(action.model, action.request, timeout_s=action.timeout_s)
         iterator = chunks.__aiter__()
         try:
             while True:
@@ -164,8 +170,9 @@ async def run_astream(
         except TimeoutError:
             action = attempt.fail(attempt.timed_out())
         except (asyncio.CancelledError, GeneratorExit):
-            await asettle_all(tickets, None)
-            on_finish(plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s))
+            decision = plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s)
+            await asettle_all(tickets, plan.attempts[-1])
+            on_finish(decision)
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))
@@ -189,18 +196,19 @@ def run_stream(
             action = plan.resume()
             continue
         try:
-            tickets = admit_all(guards, plan.request, action.model)
+            tickets = admit_all(guards, action.request, action.model)
         except LimitExceeded as exc:
             action = plan.on_refused(action, exc)
             continue
         attempt = StreamAttempt(plan, action)
-        iterator = iter(backend.stream(action.model, plan.request, timeout_s=action.timeout_s))
+        iterator = iter(backend.stream(action.model, action.request, timeout_s=action.timeout_s))
         try:
             for chunk in iterator:
                 yield from attempt.feed(chunk)
         except GeneratorExit:
-            settle_all(tickets, None)
-            on_finish(plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s))
+            decision = plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s)
+            settle_all(tickets, plan.attempts[-1])
+            on_finish(decision)
             raise
         except Exception as exc:  # the backend seam
             action = attempt.fail(as_provider_error(exc, attempt.call.model.name))

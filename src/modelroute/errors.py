@@ -116,6 +116,26 @@ class BadRequest(ProviderError):
     reason = FallbackReason.BAD_REQUEST
 
 
+class InvalidRequest(BadRequest, ValueError):
+    """A request the caller built wrong, refused before any model is called: no attempt,
+    no cost, no breaker count (every model would fail the same way).
+
+    `field` names the culprit, e.g. `messages[2].content` or `json_schema.type`; `problem`
+    says what is wrong with it. Raised by `Request.of`, `Message` and the router's check of
+    each request (`modelroute.request_check`).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+    def within(self, prefix: str) -> InvalidRequest:
+        """The same problem with its field put under `prefix` (`messages[2]` + `content`)."""
+        field = f"{prefix}.{self.field}" if self.field else prefix
+        return InvalidRequest(field, self.problem)
+
+
 class StreamStalled(ProviderError):
     """A stream sent nothing for longer than the stall limit (seconds)."""
 

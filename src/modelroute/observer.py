@@ -10,8 +10,9 @@ exception is logged and never reaches the caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from modelroute.records import Attempt, Decision
@@ -75,11 +76,37 @@ class Observer(Protocol):
         """The request ended (answered or not)."""
 
 
+_HOOKS = (
+    "request_started",
+    "attempt_started",
+    "attempt_response",
+    "attempt_finished",
+    "request_finished",
+)
+
+
+_Hooks = Mapping[str, tuple[tuple[object, Callable[..., object]], ...]]
+_NO_HOOKS: _Hooks = MappingProxyType({method: () for method in _HOOKS})
+
+
+def _hook_table(observers: Sequence[object]) -> _Hooks:
+    """Hook name -> (observer, bound hook) of the observers that implement it."""
+    return {
+        method: tuple(
+            (obs, hook) for obs in observers if (hook := getattr(obs, method, None)) is not None
+        )
+        for method in _HOOKS
+    }
+
+
 class Observers:
     """Fans events out to observers that implement them; failures are logged and dropped."""
 
     def __init__(self, observers: Sequence[object] = ()) -> None:
         self.observers = tuple(observers)
+        # each hook looked up once, not on every event (a plan without observers makes an
+        # empty `Observers` per request: that one shares the empty table)
+        self._hooks = _hook_table(self.observers) if self.observers else _NO_HOOKS
 
     def __bool__(self) -> bool:
         return bool(self.observers)
@@ -89,10 +116,7 @@ class Observers:
         return Observers((*self.observers, *observers)) if observers else self
 
     def _fire(self, method: str, *args: object) -> None:
-        for obs in self.observers:
-            hook = getattr(obs, method, None)
-            if hook is None:
-                continue
+        for obs, hook in self._hooks[method]:
             try:
                 hook(*args)
             except Exception:  # telemetry must never break the user's call

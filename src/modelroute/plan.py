@@ -9,79 +9,39 @@ the fallback logic exists exactly once. A plan is used by one request only.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from modelroute.errors import (
     AllAttemptsFailed,
     LimitExceeded,
-    ModelRouteError,
     ProviderError,
     StreamInterrupted,
 )
 from modelroute.observer import AttemptStarted, Observers, RequestStarted
+from modelroute.plan_actions import Action, Call, Done, GiveUp, Sleep, Verify
+from modelroute.plan_records import (
+    attempt_record,
+    decision_record,
+    estimate_usage,
+    skipped_record,
+)
+from modelroute.plan_verifier import judged_attempt, verify_action
 from modelroute.reasons import BREAKER_REASONS, FallbackReason
 from modelroute.records import Attempt, AttemptOutcome, Decision, RequestOutcome, Verdict
 from modelroute.strategies.base import Ranking
+from modelroute.stream_resume import Resumption
 from modelroute.types import Request, Response, Usage
 
 if TYPE_CHECKING:
-    from modelroute.breaker import Admission, BreakerRegistry
+    from modelroute.breaker import BreakerRegistry
     from modelroute.catalog import Catalog, ModelInfo
     from modelroute.clock import Clock
     from modelroute.privacy import UserRedaction
     from modelroute.route import Route
     from modelroute.validators import Validator
 
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """Call `model` now, with at most `timeout_s` seconds (None = no limit)."""
-
-    model: ModelInfo
-    index: int
-    retry: int
-    timeout_s: float | None
-    admission: Admission
-    started_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Wait `seconds`, then ask the plan for the next action with `resume()`."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The request succeeded with `response`; `decision` records how."""
-
-    response: Response
-    decision: Decision
-
-
-@dataclass(frozen=True, slots=True)
-class GiveUp:
-    """The request failed; raise `error` (it carries the decision and every attempt)."""
-
-    error: ModelRouteError
-    decision: Decision
-
-
-@dataclass(frozen=True, slots=True)
-class Verify:
-    """Ask the verifier model `judge` about `response`, the answer of `call`; report the
-    judge's answer (or error) with `on_verdict`."""
-
-    call: Call
-    response: Response
-    judge: ModelInfo
-    request: Request
-    timeout_s: float | None
-
-
-Action = Call | Sleep | Verify | Done | GiveUp
+__all__ = ["Action", "Call", "Done", "GiveUp", "Plan", "Sleep", "Verify"]
 
 
 class Plan:
@@ -129,6 +89,7 @@ class Plan:
         self._pending_retry: tuple[ModelInfo, int] | None = None
         self._pending_verify: tuple[tuple[Verdict, ...], Usage, float | None] | None = None
         self._regenerations = 0
+        self._resumed: Resumption | None = None  # set when a broken stream is continued
         self.started_at = clock.now()
         self.started_wall = clock.wall()
         self.started = False  # set by `start()`: the request was announced to observers
@@ -177,7 +138,8 @@ class Plan:
         now = self.clock.now()
         if self.observers:
             self.observers.attempt_response(self.request_id, call.index, response)
-        usage = response.usage or self._estimate_usage(call.model, response)
+        usage = response.usage or estimate_usage(self, call.model, response, call.request)
+        own_text, response = response.text, self._joined(response)
         validators = self.validators + self.route.tier_validators.get(call.model.name, ())
         verdicts = tuple(v(response, self.request) for v in validators)
         failed = next((v for v in verdicts if not v.ok), None)
@@ -185,10 +147,9 @@ class Plan:
         verifier = self.route.verifier
         if failed is None and verifier is not None and not committed:
             self._pending_verify = (verdicts, usage, ttft_s)
-            judge = self.catalog.get(verifier.model, f"routes.{self.route.name}.verifier.model")
-            judge_request = verifier.judge_request(self.request, response)
-            return Verify(call, response, judge, judge_request, self._timeout(now))
-        attempt = self._attempt(
+            return verify_action(self, verifier, call, response, self._timeout(now))
+        attempt = attempt_record(
+            self,
             call,
             AttemptOutcome.OK if failed is None else AttemptOutcome.INVALID,
             reason=None if failed is None else FallbackReason.invalid_output(failed.name),
@@ -201,6 +162,8 @@ class Plan:
         )
         self._record(attempt)
         if failed is None:
+            if self._resumed is not None:
+                self._resumed.add(call.model.name, call.index, own_text)
             decision = self._conclude(RequestOutcome.for_success(self._attempts))
             return Done(response, decision)
         if committed:
@@ -213,33 +176,9 @@ class Plan:
         """Report the verifier's answer (`judge`), or the `error` its call raised."""
         verifier = self.route.verifier
         assert verifier is not None and self._pending_verify is not None
-        verdicts, usage, ttft_s = self._pending_verify
-        self._pending_verify = None
+        pending, self._pending_verify = self._pending_verify, None
         call, response = verify.call, verify.response
-        if judge is not None:
-            verdict = verifier.parse(judge)
-            judge_usage = judge.usage or self._estimate_usage(verify.judge, judge, verify.request)
-            judge_cost = verify.judge.cost(judge_usage)
-        else:
-            verdict = verifier.unavailable(error or RuntimeError("no verdict"))
-            judge_cost = 0.0
-        attempt = self._attempt(
-            call,
-            AttemptOutcome.OK if verdict.ok else AttemptOutcome.REJECTED,
-            reason=None if verdict.ok else FallbackReason.VERIFIER_REJECTED.value,
-            usage=usage,
-            response_model=response.model,
-            verdicts=(*verdicts, verdict),
-            ttft_s=ttft_s,
-            error_message=None if verdict.ok else verdict.detail,
-            finish_reason=response.finish_reason,
-        )
-        attempt = replace(
-            attempt,
-            cost_usd=attempt.cost_usd + judge_cost,
-            verifier_model=verify.judge.name,
-            verifier_cost_usd=judge_cost,
-        )
+        attempt, verdict = judged_attempt(self, verifier, verify, judge, error, pending)
         self._record(attempt)
         if verdict.ok:
             return Done(response, self._conclude(RequestOutcome.for_success(self._attempts)))
@@ -257,8 +196,11 @@ class Plan:
         *,
         ttft_s: float | None = None,
         partial_text: str | None = None,
+        resumable: bool = True,
     ) -> Action:
-        """Report a failed call. `partial_text` is what a stream already released."""
+        """Report a failed call. `partial_text` is what this stream attempt already released
+        to the caller; with the route's `resume_streams` on (and `resumable`: no tool call
+        was released) the answer continues on the next model, else `StreamInterrupted`."""
         now = self.clock.now()
         reason = error.reason
         breaker = self.breakers.get(call.model.name)
@@ -268,17 +210,22 @@ class Plan:
             breaker.release(call.admission)
         committed = partial_text is not None
         outcome = AttemptOutcome.INTERRUPTED if committed else AttemptOutcome.ERROR
-        attempt = self._attempt(
+        resume = partial_text is not None and resumable and self.route.resume_streams
+        attempt = attempt_record(
+            self,
             call,
             outcome,
             reason=reason.value,
             error=error,
             ttft_s=ttft_s,
-            usage=None,
+            # a resumed answer is paid in parts: price what this attempt sent (estimated)
+            usage=self._partial_usage(call, partial_text) if resume else None,
         )
         self._record(attempt)
         if partial_text is not None:
-            return self._interrupted(partial_text, reason.value)
+            if resume:
+                return self._resume(call, partial_text)
+            return self._interrupted(self._delivered(partial_text), reason.value)
         if not self.route.fallback.falls_back(reason):
             return self._give_up(RequestOutcome.TERMINAL_ERROR, cause=error)
         delay = self.route.retry.delay_before_retry(
@@ -292,9 +239,14 @@ class Plan:
     def on_refused(self, call: Call, error: LimitExceeded) -> Action:
         """A guard (rate limit, budget) refused `call` before it was made."""
         self.breakers.get(call.model.name).release(call.admission)
-        self._skip(call.model, error.reason, str(error))
+        message, user = str(error), self.request.user
+        if self.redact_user is not None and user:  # the record never holds the raw user id
+            message = message.replace(user, self.redact_user(user) or "")
+        self._skip(call.model, error.reason, message)
         if error.fallback:
             return self._next_candidate()
+        if self._resumed is not None:  # the caller already has part of the answer
+            return self._interrupted(self._resumed.text, error.reason)
         decision = self._conclude(RequestOutcome.REFUSED)
         error.decision = decision
         return GiveUp(error, decision)
@@ -309,8 +261,9 @@ class Plan:
         self.breakers.get(call.model.name).release(call.admission)
         usage = None
         if partial is not None:
-            usage = partial.usage or self._estimate_usage(call.model, partial, min_output=0)
-        attempt = self._attempt(
+            usage = partial.usage or estimate_usage(self, call.model, partial, min_output=0)
+        attempt = attempt_record(
+            self,
             call,
             AttemptOutcome.CANCELLED,
             reason=FallbackReason.CANCELLED.value,
@@ -352,14 +305,15 @@ class Plan:
             self._skip(model, FallbackReason.DEADLINE, "request deadline passed")
             self._queue.clear()
             return None
-        missing = model.missing_capability(self.request)
+        request = self._request_for(model)
+        missing = model.missing_capability(request)
         if missing is None and self.stream and not model.supports_streaming:
             missing = "streaming"
         if missing is not None:
             self._skip(model, FallbackReason.CAPABILITY, f"model lacks {missing}")
             return None
         if model.max_input_tokens is not None:
-            tokens = self.catalog.estimate_input_tokens(model.name, self.request)
+            tokens = self.catalog.estimate_input_tokens(model.name, request)
             if tokens > model.max_input_tokens:
                 detail = f"~{tokens} input tokens > context window {model.max_input_tokens}"
                 self._skip(model, FallbackReason.CONTEXT_WINDOW, detail)
@@ -368,7 +322,7 @@ class Plan:
         if not admission.allowed:
             self._skip(model, FallbackReason.CIRCUIT_OPEN, f"breaker {admission.state}")
             return None
-        call = Call(model, len(self._attempts), retry, self._timeout(now), admission, now)
+        call = Call(model, len(self._attempts), retry, self._timeout(now), admission, now, request)
         if self.observers:
             self.observers.attempt_started(
                 AttemptStarted(
@@ -398,121 +352,54 @@ class Plan:
             self.observers.attempt_finished(self.request_id, attempt)
 
     def _conclude(self, outcome: RequestOutcome) -> Decision:
-        decision = self._decision(outcome)
+        decision = decision_record(self, outcome, self._attempts, self._resumed)
         if self.observers:
             self.observers.request_finished(decision)
         return decision
 
     def _skip(self, model: ModelInfo, reason: str, detail: str) -> None:
-        self._record(
-            Attempt(
-                index=len(self._attempts),
-                model=model.name,
-                provider=model.provider,
-                outcome=AttemptOutcome.SKIPPED,
-                reason=str(reason),
-                error_message=detail,
-                started_at=self.clock.wall(),
-            )
-        )
-
-    def _attempt(
-        self,
-        call: Call,
-        outcome: AttemptOutcome,
-        *,
-        reason: str | None,
-        usage: Usage | None,
-        error: ProviderError | None = None,
-        response_model: str | None = None,
-        verdicts: tuple[Verdict, ...] = (),
-        ttft_s: float | None = None,
-        error_message: str | None = None,
-        finish_reason: str | None = None,
-    ) -> Attempt:
-        model = call.model
-        # priced as the model the provider says served the call (see Catalog.served_by)
-        served = self.catalog.served_by(model, response_model) if usage is not None else None
-        priced = served.model if served is not None else model
-        return Attempt(
-            index=call.index,
-            model=model.name,
-            provider=model.provider,
-            outcome=outcome,
-            reason=reason,
-            retry=call.retry,
-            error_type=type(error).__name__ if error is not None else None,
-            error_message=error.message if error is not None else error_message,
-            status_code=error.status_code if error is not None else None,
-            retry_after_s=error.retry_after if error is not None else None,
-            latency_s=self.clock.now() - call.started_at,
-            ttft_s=ttft_s,
-            usage=usage,
-            cost_usd=priced.cost(usage) if usage is not None else 0.0,
-            baseline_cost_usd=(
-                self.baseline.cost(usage) if usage is not None and self.baseline else None
-            ),
-            response_model=response_model,
-            finish_reason=finish_reason,
-            priced_as=priced.name if usage is not None else None,
-            substituted=served is not None and served.substituted,
-            price_unknown=served is not None and not served.known,
-            verdicts=verdicts,
-            started_at=self.started_wall + (call.started_at - self.started_at),
-        )
-
-    def _estimate_usage(
-        self,
-        model: ModelInfo,
-        response: Response,
-        request: Request | None = None,
-        *,
-        min_output: int = 1,
-    ) -> Usage:
-        tokens_in = self.catalog.estimate_input_tokens(model.name, request or self.request)
-        return Usage(tokens_in, max(min_output, -(-len(response.text) // 4)), estimated=True)
-
-    def _decision(self, outcome: RequestOutcome) -> Decision:
-        answered = self._attempts[-1] if outcome.succeeded else None
-        baseline_cost = None
-        if answered is not None and answered.baseline_cost_usd is not None:
-            baseline_cost = answered.baseline_cost_usd
-        req = self.request
-        return Decision(
-            request_id=self.request_id,
-            route=self.route.name,
-            strategy=self.route.strategy,
-            candidates=self.ranking.models,
-            strategy_reason=self.ranking.reason or None,
-            score=self.ranking.score,
-            threshold=self.ranking.threshold,
-            tier=self.ranking.tier,
-            requires_human_review=self.route.require_human_review,
-            routed_from=self.routed_from,
-            attempts=tuple(self._attempts),
-            outcome=outcome,
-            responding_model=answered.model if answered else None,
-            responding_provider=answered.provider if answered else None,
-            baseline_model=self.baseline.name if self.baseline else None,
-            cost_usd=sum(a.cost_usd for a in self._attempts),
-            baseline_cost_usd=baseline_cost,
-            latency_s=self.clock.now() - self.started_at,
-            started_at=self.started_wall,
-            user=self.redact_user(req.user) if self.redact_user else req.user,
-            team=req.team,
-            task=req.task,
-            tags=req.tags,
-            prompt_version=req.prompt_version,
-            stream=self.stream,
-        )
+        self._record(skipped_record(self, len(self._attempts), model, reason, detail))
 
     def _give_up(self, outcome: RequestOutcome, cause: ProviderError | None = None) -> GiveUp:
-        """Fail the request; `cause` is the error that stopped it (e.g. the caller's 400)."""
+        """Fail the request; `cause` is the error that stopped it (e.g. the caller's 400).
+        A resumed stream that cannot be finished raises `StreamInterrupted` instead."""
+        if self._resumed is not None:
+            last = self._attempts[-1].reason if self._attempts else None
+            return self._interrupted(self._resumed.text, last or outcome.value)
         decision = self._conclude(outcome)
         error = AllAttemptsFailed(decision)
         error.__cause__ = cause
         return GiveUp(error, decision)
 
     def _interrupted(self, partial_text: str, cause: str) -> GiveUp:
+        """`partial_text`: everything the caller received."""
         decision = self._conclude(RequestOutcome.INTERRUPTED)
         return GiveUp(StreamInterrupted(partial_text, decision, cause), decision)
+
+    # -- resumed streams (see modelroute.stream_resume) ---------------------------
+
+    def _resume(self, call: Call, partial_text: str) -> Action:
+        """Continue a stream that broke after `partial_text` on the next candidate."""
+        if self._resumed is None:
+            self._resumed = Resumption(self.request)
+        self._resumed.add(call.model.name, call.index, partial_text)
+        return self._next_candidate()
+
+    def _request_for(self, model: ModelInfo) -> Request:
+        return self.request if self._resumed is None else self._resumed.request_for(model)
+
+    def _joined(self, response: Response) -> Response:
+        return response if self._resumed is None else self._resumed.joined(response)
+
+    def _delivered(self, partial_text: str) -> str:
+        """All the caller received: earlier parts of a resumed stream, then `partial_text`."""
+        return partial_text if self._resumed is None else self._resumed.text + partial_text
+
+    def _partial_usage(self, call: Call, partial_text: str | None) -> Usage:
+        partial = Response(text=partial_text or "")
+        return estimate_usage(self, call.model, partial, call.request, min_output=0)
+
+    @property
+    def resumed_text(self) -> str:
+        """Text the caller received from earlier attempts of a resumed stream ("" if none)."""
+        return "" if self._resumed is None else self._resumed.text

@@ -6,7 +6,9 @@ the user id, so the JSONL log, logging, OpenTelemetry spans and any other sink s
 value, and none shows the id. The pseudonym is a keyed hash (HMAC-SHA256): the same user
 gets the same pseudonym in every process that uses the same key, and without the key it
 cannot be reversed by hashing guessed ids. Limits still count per real user (a request's
-`user` is not changed).
+`user` is not changed); their store keys carry a keyed hash of it, never the id itself
+(`modelroute.limits.keys`). The LiteLLM callback takes the same `UserRedaction`, so a user
+gets the same pseudonym on both paths.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
+
+
+def keyed_digest(key: bytes, value: str) -> str:
+    """The hex HMAC-SHA256 of the UTF-8 bytes of `value` under `key` (64 hex digits): the
+    pseudonyms of records (`UserRedaction`) and of limit keys (`modelroute.limits.keys`)."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +54,7 @@ class UserRedaction:
         """The pseudonym of `user` (None stays None)."""
         if user is None:
             return None
-        digest = hmac.new(self.key, user.encode("utf-8"), hashlib.sha256).hexdigest()
-        return self.prefix + digest[: self.length]
+        return self.prefix + keyed_digest(self.key, user)[: self.length]
 
 
 def url_without_password(url: str) -> str:

@@ -119,6 +119,17 @@ class BreakerTransition:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """One part of a streamed answer the caller received: attempt `attempt` (an index into
+    `Decision.attempts`) of `model` wrote characters `start` to `end` (end excluded) of it."""
+
+    model: str
+    attempt: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Everything about one routed request.
 
@@ -128,6 +139,11 @@ class Decision:
     `baseline_cost_usd` is what the answer would have cost on the baseline model.
     `score`, `threshold` and `tier` are set by classifier strategies.
     `routed_from` names the route the request was moved away from (too long for it).
+    `resumed` is True when a stream broke after the caller saw text and the answer was
+    completed by later models (`Route.resume_streams`); `segments` then says which attempt
+    wrote which characters of the text the caller received (empty when nothing was resumed).
+    `shadow_of` is set on a shadow call's record (see `modelroute.shadow`): the request id
+    of the caller's request it copied. Its cost was never part of the caller's answer.
     """
 
     request_id: str
@@ -155,7 +171,18 @@ class Decision:
     tier: str | None = None
     requires_human_review: bool = False
     routed_from: str | None = None
+    resumed: bool = False
+    segments: tuple[Segment, ...] = ()
+    shadow_of: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a decision read back from a JSON log carries its segments as a list of dicts
+        if self.segments:
+            segments = tuple(s if isinstance(s, Segment) else Segment(**s) for s in self.segments)
+            object.__setattr__(self, "segments", segments)
+        elif not isinstance(self.segments, tuple):
+            object.__setattr__(self, "segments", ())
 
     @property
     def fallback_reasons(self) -> tuple[str, ...]:

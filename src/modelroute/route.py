@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from modelroute.policies import FallbackPolicy, RetryPolicy, Timeouts
 
 if TYPE_CHECKING:
+    from modelroute.shadow import Shadow
     from modelroute.strategies.base import Strategy
     from modelroute.validators import Validator
     from modelroute.verifier import Verifier
@@ -30,6 +31,12 @@ class Route:
     `overflow_route` when set, else raise `InputTooLong`. `require_human_review`
     marks every decision of this route so the application can hold it for a person.
     `verifier` has a second model judge each answer (non-streaming calls only).
+    `resume_streams`: when a stream breaks after text reached the caller, continue the
+    answer on the next model from that text (see `modelroute.stream_resume`) instead of
+    raising `StreamInterrupted`. Off by default.
+    `shadow` (a `modelroute.shadow.Shadow`) sends a copy of a sticky fraction of the
+    route's non-streaming requests to a candidate model in the background; its answer is
+    recorded, never returned.
     """
 
     name: str
@@ -44,6 +51,8 @@ class Route:
     overflow_route: str | None = None
     require_human_review: bool = False
     verifier: Verifier | None = None
+    resume_streams: bool = False
+    shadow: Shadow | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -23,8 +23,10 @@ from modelroute.observer import Observers
 from modelroute.plan import Plan
 from modelroute.privacy import UserRedaction
 from modelroute.records import BreakerTransition, Decision
+from modelroute.request_check import check_request
 from modelroute.route import Route
 from modelroute.rules import RouteRule
+from modelroute.shadow import ShadowRunner
 from modelroute.sinks import Sink, emit_all, emit_transition_all
 from modelroute.types import Message, Request, Response, StreamChunk
 from modelroute.validators import validators_for_request
@@ -161,6 +163,8 @@ class Router:
             if route.verifier is not None and route.verifier.model not in catalog:
                 path = f"routes.{route.name}.verifier.model"
                 raise UnknownModelError(path, route.verifier.model)
+            if route.shadow is not None and route.shadow.model not in catalog:
+                raise UnknownModelError(f"routes.{route.name}.shadow.model", route.shadow.model)
         self.catalog = catalog
         self.backend = backend
         self.baseline: ModelInfo | None = catalog.get(baseline, "baseline") if baseline else None
@@ -177,6 +181,7 @@ class Router:
         self._rng = random.Random(seed)
         self.observers = Observers(observers)
         self.guards: tuple[AttemptGuard, ...] = tuple(guards)
+        self.shadows = ShadowRunner(self.sinks, self.guards)  # routes' shadow copies
         self.rules: tuple[RouteRule, ...] = tuple(rules)
         self.redact_users = redact_users
         for i, rule in enumerate(self.rules):
@@ -225,6 +230,7 @@ class Router:
         inside) when no model gives an acceptable answer."""
         plan = self._plan(request, route, stream=False, observers=observers)
         done = await run_async(plan, backend or self.backend, self._finish, self.guards)
+        self.shadows.astart(plan, backend or self.backend)
         return RoutedResponse(done.response, done.decision)
 
     def complete(
@@ -238,6 +244,7 @@ class Router:
         """Sync twin of `acomplete`."""
         plan = self._plan(request, route, stream=False, observers=observers)
         done = run_sync(plan, backend or self.backend, self._finish, self.guards)
+        self.shadows.start(plan, backend or self.backend)
         return RoutedResponse(done.response, done.decision)
 
     def astream(
@@ -272,6 +279,16 @@ class Router:
         chunks = run_stream(plan, backend or self.backend, finish, self.guards)
         _record_if_dropped(chunks, plan, finish)
         return RoutedStream(chunks, holder)
+
+    def drain_shadows(self, timeout_s: float | None = None) -> bool:
+        """Wait for the shadow copies `complete()` scheduled (see `modelroute.shadow`);
+        False when `timeout_s` seconds passed first."""
+        return self.shadows.drain(timeout_s)
+
+    async def adrain_shadows(self) -> None:
+        """Wait for the shadow copies `acomplete()` scheduled on the running event loop;
+        call it before the loop closes, or the copies still running are cancelled."""
+        await self.shadows.adrain()
 
     # -- internals --------------------------------------------------------------
 
@@ -319,6 +336,7 @@ class Router:
         observers: Sequence[object] = (),
     ) -> Plan:
         req = request if isinstance(request, Request) else Request.of(request)
+        check_request(req)
         chosen, routed_from = self._fit_input(req, self.resolve_route(req, route))
         if stream and chosen.verifier is not None:
             raise ConfigError(

@@ -3,7 +3,9 @@
 Chunks are held back until the first one with visible content (non-whitespace text or a
 tool call): until then the stream can still fall back without the caller seeing
 anything, so an empty or whitespace-only stream is rejected whole. After that the stream
-is *committed*: a later failure raises `StreamInterrupted` instead of falling back.
+is *committed*: a later failure raises `StreamInterrupted` instead of falling back, or,
+when the route resumes streams, continues on the next model: that attempt's chunks first
+pass an `OverlapTrim`, which drops a repeat of the text the caller already has.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelroute.errors import FirstTokenTimeout, ProviderError, ProviderTimeout, StreamStalled
+from modelroute.stream_resume import OverlapTrim
 from modelroute.types import Response, StreamChunk, Usage
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ class StreamAttempt:
         self._usage: Usage | None = None
         self._model: str | None = None
         self._first_at: float | None = None
+        resumed = plan.resumed_text
+        self._trim = OverlapTrim(resumed) if resumed else None
 
     @property
     def wait_limit_s(self) -> float | None:
@@ -65,6 +70,11 @@ class StreamAttempt:
 
     def feed(self, chunk: StreamChunk) -> list[StreamChunk]:
         """Take one chunk; return the chunks the caller may see now (possibly none)."""
+        if self._trim is None:
+            return self._take(chunk)
+        return [out for trimmed in self._trim.feed(chunk) for out in self._take(trimmed)]
+
+    def _take(self, chunk: StreamChunk) -> list[StreamChunk]:
         if (chunk.text or chunk.tool_calls) and self._first_at is None:
             self._first_at = self.plan.clock.now()
         self._text.append(chunk.text)
@@ -101,6 +111,7 @@ class StreamAttempt:
     def finish(self) -> tuple[Action, list[StreamChunk]]:
         """The stream ended normally: validate, and return the next action plus the chunks
         still held back (released only when the plan accepts the answer)."""
+        early = [] if self._trim is None else [c for t in self._trim.flush() for c in self._take(t)]
         response = Response(
             text="".join(self._text),
             model=self._model,
@@ -113,9 +124,16 @@ class StreamAttempt:
         )
         from modelroute.plan import Done
 
-        return action, (self._release() if isinstance(action, Done) else [])
+        return action, early + (self._release() if isinstance(action, Done) else [])
 
     def fail(self, error: ProviderError) -> Action:
-        """The stream failed: report it, with the released text when committed."""
+        """The stream failed: report it, with the released text when committed (a stream
+        that released a tool call cannot be resumed)."""
         partial = "".join(self._released) if self.committed else None
-        return self.plan.on_error(self.call, error, ttft_s=self.ttft_s, partial_text=partial)
+        return self.plan.on_error(
+            self.call,
+            error,
+            ttft_s=self.ttft_s,
+            partial_text=partial,
+            resumable=not self._tool_calls,
+        )

@@ -42,6 +42,9 @@ class Summary:
     the baseline model; `saving_pct` is 100 * (1 - cost / baseline cost) over those.
     `refused` counts requests a rate limit or budget stopped before any call (they are
     part of `failed`). `fallback_reasons` counts attempts by reason.
+    Shadow copies (`Decision.shadow_of` set; see `modelroute.shadow`) are not requests of
+    anyone: they are counted only in `shadow_calls` and `shadow_cost_usd` (their spend is
+    real, so `cost_usd` does not include it and the saving is not flattered or hurt by it).
     """
 
     requests: int
@@ -56,6 +59,8 @@ class Summary:
     latency_p50_s: float = 0.0
     latency_p95_s: float = 0.0
     refused: int = 0
+    shadow_calls: int = 0
+    shadow_cost_usd: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -72,6 +77,8 @@ class Summary:
             "responding_models": self.responding_models,
             "latency_p50_s": self.latency_p50_s,
             "latency_p95_s": self.latency_p95_s,
+            "shadow_calls": self.shadow_calls,
+            "shadow_cost_usd": self.shadow_cost_usd,
         }
 
 
@@ -89,9 +96,15 @@ class SummaryAccumulator:
         self.reasons: Counter[str] = Counter()
         self.models: Counter[str] = Counter()
         self.latencies: array[float] = array("d")
+        self.shadow_calls = 0
+        self.shadow_cost_usd = 0.0
 
     def add(self, d: Decision) -> None:
-        """Count one decision."""
+        """Count one decision (a shadow copy only in the shadow totals)."""
+        if d.shadow_of is not None:
+            self.shadow_calls += 1
+            self.shadow_cost_usd += d.cost_usd
+            return
         self.requests += 1
         self.cost_usd += d.cost_usd
         self.latencies.append(d.latency_s)
@@ -128,6 +141,8 @@ class SummaryAccumulator:
             latency_p50_s=percentile_of_sorted(ordered, 50),
             latency_p95_s=percentile_of_sorted(ordered, 95),
             refused=self.refused,
+            shadow_calls=self.shadow_calls,
+            shadow_cost_usd=self.shadow_cost_usd,
         )
 
 

@@ -6,11 +6,59 @@ Everything here is a frozen dataclass built from the standard library only, so t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelroute.errors import InvalidRequest
+
 JSONDict = dict[str, Any]
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _optional_str_problem(name: str, value: Any) -> tuple[str, str] | None:
+    if value is None or isinstance(value, str):
+        return None
+    return name, f"expected str or None, got {_kind(value)}"
+
+
+def _content_problem(content: Any) -> tuple[str, str] | None:
+    """(field, problem) of a message's content, or None when it has an OpenAI shape: a
+    string, None, or a list of content parts (dicts with a string `type`; a `text` part's
+    `text` is a string)."""
+    if content is None or isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return "content", f"expected str or list of content parts, got {_kind(content)}"
+    for j, part in enumerate(content):
+        if not isinstance(part, Mapping):
+            return f"content[{j}]", f"expected a content part (a dict), got {_kind(part)}"
+        kind = part.get("type")
+        if not isinstance(kind, str):
+            return f"content[{j}].type", f"expected str, got {_kind(kind)}"
+        if kind == "text" and not isinstance(part.get("text"), str):
+            return f"content[{j}].text", f"expected str, got {_kind(part.get('text'))}"
+    return None
+
+
+def _message_problem(message: Message) -> tuple[str, str] | None:
+    """(field, problem) of the first field of `message` with the wrong type, or None."""
+    if not isinstance(message.role, str):
+        return "role", f"expected str, got {_kind(message.role)}"
+    problem = _content_problem(message.content)
+    problem = problem or _optional_str_problem("name", message.name)
+    problem = problem or _optional_str_problem("tool_call_id", message.tool_call_id)
+    if problem is not None or message.tool_calls is None:
+        return problem
+    if not isinstance(message.tool_calls, tuple | list):
+        return "tool_calls", f"expected a list of tool calls, got {_kind(message.tool_calls)}"
+    for j, call in enumerate(message.tool_calls):
+        if not isinstance(call, Mapping):
+            return f"tool_calls[{j}]", f"expected a tool call (a dict), got {_kind(call)}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +67,9 @@ class Message:
 
     `content` is a string, or a list of content parts (`{"type": "text", ...}`,
     `{"type": "image_url", ...}`) for multimodal input, or None for a pure tool-call turn.
+    `tool_calls` are OpenAI-style dicts. Raises `InvalidRequest` (a `ValueError`) naming the
+    field when one has the wrong type, e.g. `content: expected str or list of content parts,
+    got int`.
     """
 
     role: str
@@ -27,17 +78,26 @@ class Message:
     tool_calls: tuple[JSONDict, ...] | None = None
     tool_call_id: str | None = None
 
+    def __post_init__(self) -> None:
+        problem = _message_problem(self)
+        if problem is not None:
+            raise InvalidRequest(*problem)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
-        """Build from an OpenAI-style dict. Raises ValueError when `role` is missing."""
+        """Build from an OpenAI-style dict (a tuple of content parts or tool calls is taken
+        as a list). Raises `InvalidRequest` (a `ValueError`) naming the field when `role` is
+        missing or a field has the wrong type; other keys are ignored."""
+        if not isinstance(data, Mapping):
+            raise InvalidRequest("", f"expected a message dict, got {_kind(data)}")
         if "role" not in data:
-            raise ValueError(f"message has no 'role': {dict(data)!r}")
-        calls = data.get("tool_calls")
+            raise InvalidRequest("role", f"missing (keys: {', '.join(map(repr, data))})")
+        content, calls = data.get("content"), data.get("tool_calls")
         return cls(
-            role=str(data["role"]),
-            content=data.get("content"),
+            role=data["role"],
+            content=list(content) if isinstance(content, tuple) else content,
             name=data.get("name"),
-            tool_calls=tuple(calls) if calls else None,
+            tool_calls=tuple(calls) if isinstance(calls, list | tuple) and calls else calls or None,
             tool_call_id=data.get("tool_call_id"),
         )
 
@@ -96,15 +156,32 @@ class Request:
     def of(cls, messages: str | Sequence[Message | Mapping[str, Any]], **kwargs: Any) -> Request:
         """Build a request from a prompt string or a list of messages (dicts or Message).
 
+        Raises `InvalidRequest` (a `ValueError`) naming the field of a message of the wrong
+        shape, e.g. `messages[2].content: expected str or list of content parts, got int`,
+        or for an empty list; `TypeError` for an unknown keyword.
+
         >>> Request.of("Hello").messages[0].role
         'user'
         """
         if isinstance(messages, str):
             msgs: tuple[Message, ...] = (Message("user", messages),)
+        elif isinstance(messages, bytes | bytearray | Mapping) or not isinstance(
+            messages, Iterable
+        ):
+            kind = _kind(messages)
+            raise InvalidRequest(
+                "messages", f"expected a prompt str or a list of messages, got {kind}"
+            )
         else:
-            msgs = tuple(m if isinstance(m, Message) else Message.from_dict(m) for m in messages)
+            built = []
+            for i, m in enumerate(messages):
+                try:
+                    built.append(m if isinstance(m, Message) else Message.from_dict(m))
+                except InvalidRequest as exc:
+                    raise exc.within(f"messages[{i}]") from None
+            msgs = tuple(built)
         if not msgs:
-            raise ValueError("a request needs at least one message")
+            raise InvalidRequest("messages", "a request needs at least one message")
         if "tags" in kwargs:
             kwargs["tags"] = tuple(kwargs["tags"])
         if kwargs.get("tools") is not None:

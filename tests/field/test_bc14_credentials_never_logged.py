@@ -19,8 +19,8 @@ payload, what its logging integrations export; the raw call kwargs LiteLLM also 
 custom callback hold the API key by design (LiteLLM needs it for the call). The case's "m-a
 extra header" is the backend's `extra_headers`, which every model sends (modelroute has no
 per-model headers). The Redis URL's password is checked in `repr`s of the router, its guard
-and its config; "sinks" are the JSONL log, logging and spans (the limit store's keys still hold
-the request's user id: limits key on it, redaction changes records only).
+and its config; "sinks" are the JSONL log, logging and spans (the limit store's keys hold a
+keyed hash of user and team ids, never the ids: `modelroute.limits.keys`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 matches each request's attempts with the calls the provider server saw.
 
 Sizes come from the environment so `make test` stays short on a busy 2-core machine:
-`MODELROUTE_STORM_REQUESTS` (default 1,000; the issue's full storm is 10,000),
-`MODELROUTE_STORM_CONCURRENCY` (200) and `MODELROUTE_STORM_SEED` (20261130).
+`MODELROUTE_STORM_REQUESTS` (default 1,000, ~20 s; the issue's full storm is 10,000: 96 s
+at load ~2 but 7.6 min at load 5-7, where a starved event loop pushed 20 requests past their
+deadline slack, see docs/performance.md), `MODELROUTE_STORM_CONCURRENCY` (200) and
+`MODELROUTE_STORM_SEED` (20261130).
 """
 
 from __future__ import annotations

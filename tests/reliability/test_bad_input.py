@@ -6,8 +6,8 @@ invalid UTF-8, negative limits. A config problem must be a `ConfigError` naming 
 routed request must end with an answer or a `ModelRouteError`; a request the caller built
 wrong must fail where it is built, with a `ValueError`/`TypeError` that names the field.
 
-Known product bugs are listed in `KNOWN_BUGS` and pinned by strict xfail tests, so the
-properties still catch anything new and the pins fail once the bugs are fixed.
+Known product bugs go in `KNOWN_BUGS` (pinned by strict xfail tests), so the properties
+still catch anything new; it is empty now that the five pinned bugs are fixed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from hypothesis import strategies as st
 
 from modelroute.backend import FakeBackend
 from modelroute.catalog import Catalog, ModelInfo
-from modelroute.errors import AllAttemptsFailed, BadRequest, ConfigError, ModelRouteError
+from modelroute.errors import (
+    AllAttemptsFailed,
+    BadRequest,
+    ConfigError,
+    InvalidRequest,
+    ModelRouteError,
+)
+from modelroute.reasons import FallbackReason
 from modelroute.route import Route
 from modelroute.router import Router
 from modelroute.types import Request
@@ -71,12 +78,7 @@ BASE: dict[str, Any] = {
 }
 
 # Known bugs: (exception type, message fragment) of errors that escape untyped today.
-KNOWN_BUGS: tuple[tuple[type[BaseException], str], ...] = (
-    # route.py Route.__post_init__: an empty model list is a ValueError without its path
-    (ValueError, "has no models"),
-    # breaker.py BreakerConfig.__post_init__: cross-field check outside the config schema
-    (ValueError, "BreakerConfig."),
-)
+KNOWN_BUGS: tuple[tuple[type[BaseException], str], ...] = ()
 
 
 def _known(exc: BaseException) -> bool:
@@ -179,17 +181,16 @@ def test_any_yaml_text_loads_or_fails_with_a_config_error(tmp_path: Path, text: 
     _check_config(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="BUG config.py _read_file: a config file that is not UTF-8 raises a raw "
-    "UnicodeDecodeError, not a ConfigError naming the file",
-)
-def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "modelroute.yaml"
-    path.write_bytes(b"routes:\n  main: {models: [\xff\xfe]}\n")
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"modelroute{suffix}"
+    raw = b"routes:\n  main: {models: [\xff\xfe]}\n"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
         Router.from_config(path, backend=_backend())
+    assert info.value.path == str(path)
+    offset = raw.index(b"\xff")
+    assert f"byte 0xff at offset {offset} (line 2)" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -199,12 +200,6 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
         (("breaker",), {"cooldown_s": 30, "max_cooldown_s": 1}, "breaker.max_cooldown_s"),
     ],
     ids=["empty_route", "max_cooldown_below_cooldown"],
-)
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG route.py Route.__post_init__ / breaker.py BreakerConfig.__post_init__: these "
-    "raise a plain ValueError from deep inside instead of a ConfigError naming the path",
 )
 def test_cross_field_config_errors_name_their_path(
     where: tuple[str, ...], patch: dict[str, Any], path: str
@@ -301,13 +296,6 @@ any_message = st.fixed_dictionaries(
 FIELD_WORDS = ("message", "role", "content", "name", "tool_call")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG types.py Message.from_dict/Request.of: messages of the wrong shape (content an "
-    "int, bytes or a list of strings, a message that is a string, a dict instead of a list) "
-    "are accepted and fail later inside routing (Message.text / has_image) with TypeError or "
-    "AttributeError that names no field",
-)
 @SETTINGS
 @given(messages=st.lists(any_message | anything, max_size=3) | anything)
 def test_any_request_shape_fails_where_it_is_built(messages: Any) -> None:
@@ -315,23 +303,85 @@ def test_any_request_shape_fails_where_it_is_built(messages: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "messages",
+    ("messages", "field", "problem"),
     [
-        [{"role": "user", "content": 5}],
-        [{"role": "user", "content": b"\xff\xfe"}],
-        [{"role": "user", "content": ["plain string part"]}],
-        {"role": "user", "content": "a dict, not a list"},
-        ["a list of strings"],
+        ([{"role": "user", "content": 5}], "messages[0].content", "got int"),
+        ([{"role": "user", "content": b"\xff\xfe"}], "messages[0].content", "got bytes"),
+        (
+            [{"role": "user", "content": "ok"}, {"role": "user", "content": ["plain string"]}],
+            "messages[1].content[0]",
+            "got str",
+        ),
+        ({"role": "user", "content": "a dict, not a list"}, "messages", "got dict"),
+        ([{"role": "user", "content": "ok"}, "a string"], "messages[1]", "got str"),
+        ([{"role": 3, "content": "x"}], "messages[0].role", "got int"),
+        ([{"role": "user", "content": [{"text": "x"}]}], "messages[0].content[0].type", ""),
+        (
+            [{"role": "user", "content": [{"type": "text", "text": 1}]}],
+            "messages[0].content[0].text",
+            "",
+        ),
+        ([{"role": "assistant", "tool_calls": "f()"}], "messages[0].tool_calls", "got str"),
+        ([{"role": "assistant", "tool_calls": [1]}], "messages[0].tool_calls[0]", "got int"),
+        ([{"role": "tool", "content": "x", "tool_call_id": 7}], "messages[0].tool_call_id", ""),
+        ([{"role": "user", "content": "x", "name": ["a"]}], "messages[0].name", "got list"),
+        ([{"content": "no role"}], "messages[0].role", "missing"),
     ],
-    ids=["content_int", "content_bytes", "content_str_parts", "dict_not_list", "str_items"],
+    ids=[
+        "content_int",
+        "content_bytes",
+        "content_str_parts",
+        "dict_not_list",
+        "str_items",
+        "role_int",
+        "part_without_type",
+        "text_part_not_str",
+        "tool_calls_str",
+        "tool_call_not_dict",
+        "tool_call_id_int",
+        "name_list",
+        "no_role",
+    ],
 )
-@pytest.mark.xfail(
-    strict=True, reason="BUG types.py: see test_any_request_shape_fails_where_it_is_built"
-)
-def test_wrong_message_shapes_are_refused_naming_the_field(messages: Any) -> None:
-    with pytest.raises((ValueError, TypeError)) as info:
+def test_wrong_message_shapes_are_refused_naming_the_field(
+    messages: Any, field: str, problem: str
+) -> None:
+    with pytest.raises(InvalidRequest) as info:
         Request.of(messages)
-    assert any(word in str(info.value) for word in ("message", "content", "role"))
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert problem in info.value.problem
+    assert isinstance(info.value, ValueError) and isinstance(info.value, BadRequest)
+    assert info.value.reason is FallbackReason.BAD_REQUEST
+
+
+def test_a_message_built_directly_is_checked_too() -> None:
+    from modelroute.types import Message
+
+    with pytest.raises(InvalidRequest, match=r"^content: expected str or list"):
+        Message("user", 5)  # type: ignore[arg-type]
+
+
+def test_every_valid_openai_message_shape_is_accepted() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    request = Request.of(
+        [
+            {"role": "system", "content": "be brief", "name": "rules"},
+            {"role": "user", "content": [{"type": "text", "text": "what is "}, image]},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "content": "42", "tool_call_id": "c1"},
+            {"role": "assistant", "content": ({"type": "text", "text": "it is 42"},)},
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {}}], "x": 1},
+        ]
+    )
+    assert request.needs_vision
+    assert request.messages[1].text == "what is "
+    assert request.messages[2].tool_calls == (call,)
+    assert request.messages[4].content == [{"type": "text", "text": "it is 42"}]
+    vision = Catalog([ModelInfo("m-v", supports_vision=True, supports_tools=True)])
+    out = Router([Route("r", ("m-v",))], backend=_backend(), catalog=vision).complete(request)
+    assert out.text == "answer from m-v"
 
 
 def test_empty_and_roleless_messages_are_refused_naming_the_field() -> None:
@@ -343,16 +393,40 @@ def test_empty_and_roleless_messages_are_refused_naming_the_field() -> None:
         Request.of("hi", bogus=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an invalid JSON schema on the request is not checked up front: every model "
-    "is called and paid for, then each answer is rejected as invalid_output:json_schema",
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ({"type": 5}, "json_schema.type"),
+        (
+            {"type": "object", "properties": {"age": {"type": "integr"}}},
+            "json_schema.properties.age.type",
+        ),
+        ({"$schema": 5}, "json_schema.$schema"),
+        (True, "json_schema"),
+    ],
+    ids=["type_int", "nested_type", "schema_uri_int", "not_a_dict"],
 )
-def test_an_invalid_json_schema_is_refused_before_any_call() -> None:
+@pytest.mark.parametrize("call", ["complete", "stream"])
+def test_an_invalid_json_schema_is_refused_before_any_call(
+    schema: Any, field: str, call: str
+) -> None:
     router = _router()
-    with pytest.raises((ValueError, TypeError, ConfigError)):
-        router.complete(Request.of("hi", json_schema={"type": 5}))
+    with pytest.raises(InvalidRequest) as info:
+        getattr(router, call)(Request.of("hi", json_schema=schema))
+    assert info.value.field == field
     assert router.backend.calls == []  # type: ignore[attr-defined]
+
+
+def test_a_valid_json_schema_still_judges_the_answers() -> None:
+    schema = {"type": "object", "required": ["a"]}
+    router = Router(
+        [Route("r", ("m-a", "m-b"))],
+        backend=FakeBackend(lambda model, request: '{"a": 1}' if model.name == "m-b" else "{}"),
+        catalog=CATALOG,
+    )
+    out = router.complete(Request.of("hi", json_schema=schema))
+    assert out.text == '{"a": 1}'
+    assert [a.reason for a in out.decision.attempts] == ["invalid_output:json_schema", None]
 
 
 def test_a_prompt_beyond_every_context_window_is_refused_without_a_call() -> None:
@@ -365,28 +439,82 @@ def test_a_prompt_beyond_every_context_window_is_refused_without_a_call() -> Non
     assert router.backend.calls == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:Item .* `ReadOnly` qualifier:UserWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG modelroute_litellm/errors.py map_exception: a prompt that cannot be encoded "
-    "(a lone surrogate, i.e. invalid UTF-8) fails in the client before any byte is sent, yet "
-    "is mapped to ProviderUnavailable (reason unavailable: retried, falls back, counts "
-    "against every breaker) instead of BadRequest; no Attempt matches a server call",
-)
-def test_invalid_utf8_over_http_is_the_callers_bad_request(provider_server: Any) -> None:
+def _http_router(provider_server: Any, **backend_kwargs: Any) -> Router:
     from modelroute_litellm import LiteLLMBackend
 
     catalog = Catalog(ModelInfo(n, target=f"openai/{n}") for n in ("m-a", "m-b"))
-    router = Router(
-        [Route("r", ("m-a", "m-b"))],
-        backend=LiteLLMBackend(api_base=provider_server.base_url, api_key="sk-bad-input"),
-        catalog=catalog,
+    backend = LiteLLMBackend(
+        api_base=provider_server.base_url, api_key="sk-bad-input", **backend_kwargs
     )
+    return Router([Route("r", ("m-a", "m-b"))], backend=backend, catalog=catalog)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Item .* `ReadOnly` qualifier:UserWarning")
+@pytest.mark.parametrize(
+    ("messages", "field"),
+    [
+        ("lone surrogate \ud800 here", "messages[0].content"),
+        (
+            [
+                {"role": "system", "content": "fine"},
+                {"role": "user", "content": [{"type": "text", "text": "bad \udfff"}]},
+            ],
+            "messages[1].content[0].text",
+        ),
+    ],
+    ids=["prompt", "content_part"],
+)
+def test_a_lone_surrogate_is_refused_before_any_call(
+    provider_server: Any, messages: Any, field: str
+) -> None:
+    """Detected up front (request_check): every model would fail the same way, so no attempt
+    is made, nothing is retried, no breaker hears of it, and no sink records a failure."""
+    router = _http_router(provider_server)
+    with pytest.raises(InvalidRequest) as info:
+        asyncio.run(router.acomplete(messages))
+    assert info.value.field == field
+    assert "lone surrogate U+D" in info.value.problem
+    str(info.value).encode("utf-8")  # the message itself never carries the surrogate
+    assert provider_server.calls("m-a") == provider_server.calls("m-b") == 0
+    assert router.breakers.states(router.clock.now()) == {}  # no model was even planned
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "problem"),
+    [
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "description": "\ud800"}}]},
+            "tools[0].function.description",
+            "text cannot",
+        ),
+        ({"params": {"stop": ["ok", "x\udc80"]}}, "params.stop[1]", "U+DC80 at character 1"),
+        ({"json_schema": {"type": "object", "\ud800": {}}}, "json_schema", "a key cannot"),
+    ],
+    ids=["tool_description", "param", "schema_key"],
+)
+def test_a_lone_surrogate_anywhere_sent_is_refused_naming_it(
+    kwargs: dict[str, Any], field: str, problem: str
+) -> None:
+    router = _router()
+    with pytest.raises(InvalidRequest) as info:
+        router.complete(Request.of("a fine prompt", **kwargs))
+    assert (info.value.field, problem in info.value.problem) == (field, True)
+    assert router.backend.calls == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Item .* `ReadOnly` qualifier:UserWarning")
+def test_an_unencodable_call_over_http_is_the_callers_bad_request(provider_server: Any) -> None:
+    """What the request check cannot see (here the backend's own extra kwargs) fails in the
+    HTTP client before a byte is sent: modelroute_litellm maps it to the terminal BadRequest,
+    not ProviderUnavailable (which would retry, fall back and count against every breaker)."""
+    router = _http_router(provider_server, extra_kwargs={"stop": ["lone \ud800"]})
     with pytest.raises(AllAttemptsFailed) as info:
-        asyncio.run(router.acomplete("lone surrogate \ud800 here"))
+        asyncio.run(router.acomplete("a fine prompt"))
     assert isinstance(info.value.__cause__, BadRequest)
     assert [a.reason for a in info.value.attempts] == ["bad_request"]
+    assert provider_server.calls("m-a") == provider_server.calls("m-b") == 0
 
 
 def test_nan_and_negative_sampling_values_do_not_break_routing() -> None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from modelroute.errors import BudgetExceeded, LimitExceeded, RateLimitExceeded
 from modelroute.limits.budget import Budget, from_nano, to_nano
 from modelroute.limits.estimate import CallEstimate
+from modelroute.limits.keys import KeyNames
 from modelroute.limits.periods import PeriodWindow, period_window
 from modelroute.limits.rate import RateLimit
 from modelroute.limits.scopes import scope_key
@@ -84,17 +85,22 @@ def plan_admission(
     now: float,
     ticket: str,
     hold_s: float,
+    names: KeyNames | None = None,
 ) -> Admission:
     """The checks of calling `model` for `request` at epoch time `now`; budget
-    reservations are held under `ticket` for at most `hold_s` seconds."""
-    rate_slots = [slot for limit in rates for slot in _rate_slots(limit, request, model, estimate)]
+    reservations are held under `ticket` for at most `hold_s` seconds. `names` builds the
+    store keys (default: `KeyNames()`, user and team ids hashed with the built-in secret)."""
+    names = names or KeyNames()
+    rate_slots = [
+        slot for limit in rates for slot in _rate_slots(limit, request, model, estimate, names)
+    ]
     amount = to_nano(estimate.cost_usd, round_up=True)
     budget_slots = []
     for budget in budgets:
         key = scope_key(budget.per, request, model)
         window = period_window(budget.period, tz, now)
         check = BudgetCheck(
-            budget_key(budget, key, window),
+            names.budget(budget, key, window),
             amount,
             to_nano(budget.limit_usd(key)),
             window.end + GRACE_S - now,
@@ -105,31 +111,38 @@ def plan_admission(
     return Admission(model.name, now, ticket, estimate, tuple(rate_slots), tuple(budget_slots))
 
 
-def budget_key(budget: Budget, key: str, window: PeriodWindow) -> str:
-    """The store key of `budget` for `key` in period `window`."""
-    return f"budget:{budget.per}:{key}:{budget.period}:{window.label}"
+def budget_key(
+    budget: Budget, key: str, window: PeriodWindow, names: KeyNames | None = None
+) -> str:
+    """The store key of `budget` for `key` in period `window` (see `keys.KeyNames`)."""
+    return (names or KeyNames()).budget(budget, key, window)
 
 
 def _rate_slots(
-    limit: RateLimit, request: Request, model: ModelInfo, estimate: CallEstimate
+    limit: RateLimit, request: Request, model: ModelInfo, estimate: CallEstimate, names: KeyNames
 ) -> list[RateSlot]:
     key = scope_key(limit.per, request, model)
     quota = limit.quota(key)
     slots = []
     if quota.requests is not None:
-        check = RateCheck(rate_key(limit, key, "requests"), 1, quota.requests, limit.window_s)
+        check = RateCheck(names.rate(limit, key, "requests"), 1, quota.requests, limit.window_s)
         slots.append(RateSlot(check, limit, key, "requests"))
     if quota.tokens is not None:
         check = RateCheck(
-            rate_key(limit, key, "tokens"), estimate.tokens, quota.tokens, limit.window_s
+            names.rate(limit, key, "tokens"), estimate.tokens, quota.tokens, limit.window_s
         )
         slots.append(RateSlot(check, limit, key, "tokens"))
     return slots
 
 
-def rate_key(limit: RateLimit, key: str, dimension: Literal["requests", "tokens"]) -> str:
-    """The store key of `limit`'s `dimension` bucket for `key`."""
-    return f"rate:{limit.per}:{key}:{dimension}:{limit.window_s:g}"
+def rate_key(
+    limit: RateLimit,
+    key: str,
+    dimension: Literal["requests", "tokens"],
+    names: KeyNames | None = None,
+) -> str:
+    """The store key of `limit`'s `dimension` bucket for `key` (see `keys.KeyNames`)."""
+    return (names or KeyNames()).rate(limit, key, dimension)
 
 
 def refusal_error(

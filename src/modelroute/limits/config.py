@@ -8,6 +8,7 @@ Full form:
 
     limits:
       store: redis://127.0.0.1:6379/0      # or `memory` (default: this process only)
+      key_secret_env: MODELROUTE_LIMITS_KEY  # HMAC secret for user/team ids in store keys
       on_store_error: open                 # open (warn, let through) | closed (refuse)
       timezone: Europe/Berlin              # budget days/months end at local midnight
       on_exhausted: downgrade              # refuse (default) | downgrade
@@ -20,11 +21,13 @@ Full form:
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from modelroute.errors import ConfigError
 from modelroute.limits.admission import OnExhausted
 from modelroute.limits.budget import Budget
 from modelroute.limits.periods import Period
@@ -110,6 +113,7 @@ class LimitsConfig(_Strict):
 
     store: str = Field(default="memory", repr=False)  # a Redis URL may hold a password
     key_prefix: str = "modelroute:"
+    key_secret_env: str | None = None
     store_timeout_s: float = Field(default=0.5, gt=0)
     on_store_error: Literal["open", "closed"] = "open"
     timezone: str = "UTC"
@@ -171,8 +175,19 @@ class LimitsConfig(_Strict):
 
         return RedisStore(self.store, prefix=self.key_prefix, timeout_s=self.store_timeout_s)
 
+    def key_secret(self) -> str | None:
+        """The secret named by `key_secret_env` (None when that is unset). Raises
+        `ConfigError` (path `limits.key_secret_env`) when the variable is unset or empty."""
+        if not self.key_secret_env:
+            return None
+        secret = os.environ.get(self.key_secret_env)
+        if not secret:
+            message = f"environment variable {self.key_secret_env!r} is not set"
+            raise ConfigError("limits.key_secret_env", message)
+        return secret
+
     def build_guard(self, catalog: Catalog, clock: Clock | None = None) -> LimitsGuard:
-        """The `LimitsGuard` this section describes."""
+        """The `LimitsGuard` this section describes. Raises `ConfigError` like `key_secret`."""
         from modelroute.limits.guard import LimitsGuard
 
         return LimitsGuard(
@@ -186,4 +201,5 @@ class LimitsConfig(_Strict):
             max_cost_usd=self.max_cost_usd,
             default_max_output_tokens=self.default_max_output_tokens,
             on_store_error=self.on_store_error,
+            key_secret=self.key_secret(),
         )

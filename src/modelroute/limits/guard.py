@@ -33,6 +33,7 @@ from modelroute.limits.admission import (
 )
 from modelroute.limits.budget import Budget, BudgetUsage, from_nano, to_nano
 from modelroute.limits.estimate import estimate_call
+from modelroute.limits.keys import KeyNames
 from modelroute.limits.periods import period_window
 from modelroute.limits.rate import RateLimit, RateUsage, gcra_level
 from modelroute.limits.store import (
@@ -42,6 +43,7 @@ from modelroute.limits.store import (
     RateCheck,
     StoreUnavailable,
 )
+from modelroute.records import AttemptOutcome
 
 if TYPE_CHECKING:
     from modelroute.catalog import Catalog, ModelInfo
@@ -81,6 +83,14 @@ class LimitsGuard:
       is unreachable; `closed` refuses them with `LimitStoreUnavailable`.
     - `hold_s`: a reservation never settled (its process died) is reclaimed after this
       many seconds; keep it longer than any call lasts.
+    - `key_secret`: the HMAC key that turns user and team ids into the pseudonyms store
+      keys carry (`limits.keys`; None: a built-in, public default). Every guard sharing a
+      store needs the same secret, or their limits are not shared.
+
+    A cancelled call (`AttemptOutcome.CANCELLED`) is charged what its record says: a
+    stream stopped mid-way pays for the tokens it received (the provider bills them), so
+    its reservation becomes spend; one cancelled before any output arrived costs $0. Its
+    rate-limit counts are given back either way, as for a call that never happened.
     """
 
     def __init__(
@@ -97,6 +107,7 @@ class LimitsGuard:
         default_max_output_tokens: int = 4096,
         on_store_error: OnStoreError = "open",
         hold_s: float = 3600.0,
+        key_secret: str | bytes | None = None,
     ) -> None:
         self.catalog = catalog
         self.rates = tuple(rates)
@@ -109,6 +120,7 @@ class LimitsGuard:
         self.default_max_output_tokens = default_max_output_tokens
         self.on_store_error: OnStoreError = on_store_error
         self.hold_s = hold_s
+        self.names = KeyNames.of(key_secret)
         self.store_failures = 0
         self._pending: deque[BudgetSettle] = deque(maxlen=_MAX_PENDING)
         self._lock = threading.Lock()
@@ -175,7 +187,7 @@ class LimitsGuard:
         for budget in self.budgets:
             if budget.per == per and (period is None or budget.period == period):
                 window = period_window(budget.period, self.tz, self.clock.wall())
-                state = self.store.budget_state(budget_key(budget, key, window))
+                state = self.store.budget_state(budget_key(budget, key, window, self.names))
                 return BudgetUsage(
                     key=key,
                     period=window.label,
@@ -197,7 +209,7 @@ class LimitsGuard:
         def used(dimension: Literal["requests", "tokens"], allowed: int | None) -> float | None:
             if allowed is None:
                 return None
-            tat = self.store.rate_tat(rate_key(limit, key, dimension), now)
+            tat = self.store.rate_tat(rate_key(limit, key, dimension, self.names), now)
             return gcra_level(tat, now, allowed, limit.window_s)
 
         return RateUsage(
@@ -228,6 +240,7 @@ class LimitsGuard:
             now=self.clock.wall(),
             ticket=os.urandom(8).hex(),
             hold_s=self.hold_s,
+            names=self.names,
         )
         if self.max_cost_usd is not None and estimate.cost_usd > self.max_cost_usd:
             raise max_cost_error(admission, self.max_cost_usd)
@@ -267,13 +280,15 @@ def _settlement(
     ticket: Ticket, attempt: Attempt | None, now: float
 ) -> tuple[list[RateCheck], list[BudgetSettle]]:
     """Store updates that settle `ticket`: refund the rate counts of a call that never
-    happened; release each budget reservation and charge the real cost.
+    happened or was cancelled; release each budget reservation and charge the real cost
+    (`attempt.cost_usd`: for a stream cancelled mid-way, its recorded partial cost).
 
     A ticket let through unchecked may have no reservation: its cost is charged anyway.
     """
     adm = ticket.admission
+    cancelled = attempt is None or attempt.outcome is AttemptOutcome.CANCELLED
     actual = 0 if attempt is None else to_nano(attempt.cost_usd)
-    refunds = adm.rate_checks if attempt is None and ticket.checked else []
+    refunds = adm.rate_checks if cancelled and ticket.checked else []
     budgets = [
         BudgetSettle(
             s.check.key,

@@ -173,8 +173,13 @@ class ReportAggregator:
         self._baseline_model: str | None = None
 
     def add(self, d: Decision) -> None:
-        """Count one decision."""
+        """Count one decision. A shadow copy counts only in the shadow totals and in its
+        team's spend (copies are charged to team budgets; see `modelroute.shadow`)."""
         self.totals.add(d)
+        if d.shadow_of is not None:
+            if d.team is not None:
+                self._teams[str(d.team)].points.add(d.started_at, d.cost_usd)
+            return
         self._outcomes[d.outcome.value] += 1
         self._reason_requests.update(set(d.fallback_reasons))
         for a in d.attempts:

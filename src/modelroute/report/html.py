@@ -189,6 +189,9 @@ def headline(data: ReportData) -> list[tuple[str, str]]:
         if data.quality_baseline is not None:
             routed += f" vs {100 * data.quality_baseline:.1f}%"
         items.append(("quality routed vs baseline", routed))
+    if s.shadow_calls:
+        shadow = f"{s.shadow_calls:,}, {usd(s.shadow_cost_usd)}"
+        items.append(("shadow copies (not returned)", shadow))
     return items
 
 

@@ -18,6 +18,17 @@ def bucket(key: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def request_key(request: Request, key: str) -> str | None:
+    """The value a sticky choice hashes: `user`, `team`, or the `metadata` field `key`
+    (None when the request lacks it)."""
+    if key == "user":
+        return request.user
+    if key == "team":
+        return request.team
+    value = request.metadata.get(key)
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class WeightedSplit:
     """Pick the primary model by weight; the rest of the route stays as fallbacks.
@@ -41,12 +52,7 @@ class WeightedSplit:
             raise ValueError(f"weights must be >= 0 with a positive sum, got {dict(self.weights)}")
 
     def _key_of(self, request: Request) -> str | None:
-        if self.key == "user":
-            return request.user
-        if self.key == "team":
-            return request.team
-        value = request.metadata.get(self.key)
-        return None if value is None else str(value)
+        return request_key(request, self.key)
 
     def choose(self, request: Request) -> str:
         """The arm for `request`."""
