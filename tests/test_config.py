@@ -115,6 +115,75 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
         load_config(write(tmp_path, "routes: [unclosed"))
 
 
+def test_a_yaml_syntax_error_is_one_line_naming_file_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "models:\n  a: {}\n b: {}\n")  # line 3 is indented one space
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and "<unicode string>" not in message
+    assert info.value.path == f"{path}:3:2"
+    assert message.startswith(f"{path}:3:2: invalid YAML: expected <block end>")
+
+
+@pytest.fixture(scope="module")
+def router_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from modelroute.offline.artifact import save_router
+    from modelroute.offline.calibrate import Target
+    from modelroute.offline.data import load_outcomes
+    from modelroute.offline.train import train_classifier
+    from offline_data import synthetic
+    from offline_data import write as write_csv
+
+    folder = tmp_path_factory.mktemp("trained")
+    table = load_outcomes(write_csv(folder / "d.csv", synthetic(60)))  # m-small, m-mid, m-big
+    path = folder / "clf.bin"
+    save_router(train_classifier(table, baseline="m-big", target=Target(quality=0.9)), path)
+    return path
+
+
+def _trained(path: Path, models: dict[str, dict[str, str]]) -> dict[str, object]:
+    strategy = {"type": "trained", "path": str(path), "lam": 1000}
+    return {"models": models, "routes": {"qa": {"models": list(models), "strategy": strategy}}}
+
+
+def test_trained_strategy_matches_models_by_target(router_file: Path) -> None:
+    from modelroute.types import Request
+
+    price = {"input_cost_per_mtok": 1.0, "output_cost_per_mtok": 1.0}
+    models = {"big": {"target": "openai/m-big", **price}, "small": {"target": "m-small", **price}}
+    backend = scripted({"big": ["big"], "small": ["small"]})
+    router = Router.from_config(_trained(router_file, models), backend=backend, clock=FakeClock())
+    d = router.complete(Request.of("Question 1?\nA) x\nB) y\nAnswer:", task="quiz")).decision
+    # the router knows m-small/m-big; the route's names come back: cost weighs at lam=1000
+    assert (d.strategy, d.tier, d.candidates) == ("trained", "small", ("small", "big"))
+    assert d.responding_model == "small"
+
+
+def test_trained_strategy_prefers_the_config_name_over_a_target() -> None:
+    from modelroute.config import ModelConfig
+    from modelroute.config_trained import trained_names
+
+    known = ("m-small", "m-mid", "gpt-4o", "m-big")
+    models = {
+        "m-big": ModelConfig(target="m-small"),
+        "x": ModelConfig(target="openai/m-mid"),
+        "z": ModelConfig(from_litellm="gpt-4o"),
+    }
+    names = trained_names(["m-big", "x", "z"], known, models)
+    assert names == {"m-big": "m-big", "x": "m-mid", "z": "gpt-4o"}
+    # a name that is another route model's config name is not borrowed
+    models = {"m-big": ModelConfig(), "y": ModelConfig(target="m-big")}
+    assert trained_names(["m-big", "y"], known, models) == {"m-big": "m-big"}
+
+
+def test_trained_strategy_without_a_shared_model_hints_at_target(router_file: Path) -> None:
+    cfg = _trained(router_file, {"gpt4": {"target": "gpt-4-1106-preview"}, "yi": {}})
+    with pytest.raises(ConfigError, match="none of the route's models") as info:
+        Router.from_config(cfg, backend=scripted({}))
+    assert info.value.path == "routes.qa.strategy.path"
+    assert "`target` or `from_litellm`" in info.value.message
+
+
 STRATEGY_YAML = """
 models:
   cheap: {input_cost_per_mtok: 0.1, output_cost_per_mtok: 0.4}

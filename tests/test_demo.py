@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from modelroute.demo.runner import load_workload
+from cli_helpers import modelroute, one_line_error
+from modelroute.demo.workload import load_workload
 from modelroute.records import RequestOutcome
 from modelroute.report.data import DecisionLog
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROUTERBENCH = ROOT.parent / "shared" / "data" / "routerbench"
 
 
-def _demo(out: Path, *args: str) -> dict[str, object]:
+def _demo(out: Path, *args: str) -> tuple[dict[str, object], str]:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
@@ -32,11 +33,11 @@ def _demo(out: Path, *args: str) -> dict[str, object]:
     )
     payload: dict[str, object] = json.loads(proc.stdout)  # exactly one JSON object on stdout
     assert proc.stderr.rstrip().endswith(str(out / "report.html"))  # ends naming the report
-    return payload
+    return payload, proc.stderr
 
 
 def test_demo_json_prints_one_object_and_writes_the_log_and_report(tmp_path: Path) -> None:
-    payload = _demo(tmp_path)
+    payload, stderr = _demo(tmp_path)
     summary = payload["summary"]
     assert isinstance(summary, dict)
     log = DecisionLog(tmp_path / "decisions.jsonl")
@@ -47,6 +48,19 @@ def test_demo_json_prints_one_object_and_writes_the_log_and_report(tmp_path: Pat
     refused = [d for d in decisions if d.outcome == RequestOutcome.REFUSED]
     assert summary["failed"] == summary["refused"] == len(refused) >= 1
     assert all(d.team == "research" and d.fallback_reasons == ("budget_exceeded",) for d in refused)
+    # the totals say that refusals are among the requests with a fallback, and count
+    # requests per reason (summary.fallback_reasons counts attempts)
+    assert f"{summary['refused']} of them refused by a budget (no answer)" in stderr
+    assert "requests with a fallback or refusal" in stderr
+    by_request = payload["requests_by_fallback_reason"]
+    assert isinstance(by_request, dict)
+    for reason, n in by_request.items():
+        assert (
+            n
+            == sum(reason in d.fallback_reasons for d in decisions)
+            <= (summary["fallback_reasons"][reason])
+        )
+    assert f"requests where {next(iter(by_request))} fired" in stderr
     # the injected faults, the cascade and the budget show up as their own reasons
     for reason in (
         "rate_limited",
@@ -84,7 +98,7 @@ def test_demo_json_prints_one_object_and_writes_the_log_and_report(tmp_path: Pat
 
 @pytest.mark.skipif(not ROUTERBENCH.is_dir(), reason="no ../shared/data/routerbench here")
 def test_demo_data_serves_recorded_answers_at_recorded_costs(tmp_path: Path) -> None:
-    payload = _demo(tmp_path, "--data", str(ROUTERBENCH), "--limit", "40")
+    payload, _ = _demo(tmp_path, "--data", str(ROUTERBENCH), "--limit", "40")
     summary = payload["summary"]
     assert isinstance(summary, dict)
     assert summary["requests"] == 40 and payload["simulation"] is False
@@ -150,3 +164,41 @@ def test_demo_exports_traces_when_an_otlp_endpoint_is_set(tmp_path: Path) -> Non
     assert names.count("modelroute.route simple") == 2
     assert {"chat gpt-4.1-nano", "chat gpt-4o"} <= set(names)
     assert {s.resource.get("service.name") for s in rx.spans()} == {"modelroute-demo"}
+
+
+def test_demo_without_plotly_prints_totals_and_fetches_no_prices(tmp_path: Path) -> None:
+    workload = tmp_path / "tiny.yaml"
+    workload.write_text(TINY)
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    args = ("demo", "--json", "--out", str(tmp_path), "--workload", str(workload))
+    proc = modelroute(*args, block="plotly", env=env)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["summary"]["requests"] == 2 and payload["report_html"] is None
+    assert "requests with a fallback or refusal" in proc.stderr  # the totals table
+    assert "needs the 'report' extra: pip install 'modelroute[report]'" in proc.stderr
+    assert not (tmp_path / "report.html").exists()
+    # LiteLLM used its bundled price map: no fetch of the online one (a warning offline)
+    assert "model_prices_and_context_window" not in proc.stderr
+    assert "WARNING" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, "nope.yaml: cannot read the workload: No such file or directory"),
+        ("routes: {}\nrequests: []\n", "w.yaml: models: missing"),
+        ("models: [a]\nrequests:\n  - {route: r, answer: x}\n", "w.yaml: requests[0].prompt"),
+        ("models: [a]\n requests: []\n", "w.yaml:2:2: invalid YAML"),
+    ],
+)
+def test_a_bad_workload_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, text: str | None, expected: str
+) -> None:
+    path = tmp_path / ("nope.yaml" if text is None else "w.yaml")
+    if text is not None:
+        path.write_text(text)
+    args = ("demo", "--out", str(tmp_path), "--workload", str(path))
+    line = one_line_error(modelroute(*args), "demo")
+    assert f"modelroute demo: {tmp_path}/{expected}" in line

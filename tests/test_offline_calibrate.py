@@ -123,3 +123,11 @@ def test_cross_check_needs_the_same_settings_on_both_halves() -> None:
     b = Half({"g": [OperatingPoint("g", "other", 10, 9.0, 1.0, 0.0)]}, 10, 10.0)
     with pytest.raises(ValueError, match="group 'g'"):
         CrossCheck.of(a, b)
+
+
+def test_settings_at_sweep_prices_follow_the_cost_axis_whatever_the_target() -> None:
+    points = {"g": [_pt("g", 0, 5, 3), _pt("g", 1, 8, 0), _pt("g", 3, 9, 1)]}
+    cal = Calibration.fit(points, Target(strong_share=0.5), rows=10, baseline_quality=16)
+    cheapest = cal.sweep()[0]  # the cheapest combination: the cost-0 point
+    assert cal.settings(cheapest) == {"g": "g@0"}
+    assert cal.settings(cheapest, "strong") == {"g": "g@1"}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from modelroute.errors import UnknownModelError
-from modelroute.offline.data import DataFormatError, load_outcomes
-from offline_data import COSTS, MODELS, row, write
+from modelroute.offline.data import DataFormatError, UncostedModelError, load_outcomes
+from offline_data import COSTS, MODELS, header, row, write
 
 GOOD_Q = {"m-small": 0.0, "m-mid": 1.0, "m-big": 1.0}
 ANSWERS = {"m-small": "A", "m-mid": "B", "m-big": "B"}
@@ -94,3 +95,44 @@ def test_missing_path_and_no_model_columns(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("prompt,other\np,1\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match="no model columns"):
         load_outcomes(tmp_path / "x.csv")
+
+
+def test_non_utf8_file_names_the_file_and_byte_offset(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", _rows()[:3])
+    text = path.read_bytes()
+    at = text.index(b"q1")
+    path.write_bytes(text[:at] + b"\xff" + text[at:])
+    with pytest.raises(
+        DataFormatError, match=rf"d\.csv: not UTF-8 text \(byte 0xff at offset {at}\)"
+    ):
+        load_outcomes(path)
+
+
+def test_binary_file_is_a_data_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "blob.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(
+        DataFormatError, match=r"blob\.csv: not UTF-8 text \(byte 0x89 at offset 0\)"
+    ):
+        load_outcomes(path)
+
+
+def test_quality_column_without_cost_is_listed_not_dropped_silently(tmp_path: Path) -> None:
+    rows = _rows()[:3]
+    for r in rows:
+        del r["m-big|total_cost"]
+    fields = [f for f in header() if f != "m-big|total_cost"]
+    path = tmp_path / "d.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    table = load_outcomes(path)
+    assert table.models == ("m-small", "m-mid")
+    assert table.uncosted == ("m-big",)
+    assert table.take([0]).uncosted == ("m-big",)
+    with pytest.raises(UncostedModelError, match=r"'m-big\|total_cost'"):
+        table.column("m-big")
+    with pytest.raises(UnknownModelError) as plain:
+        table.column("m-huge")
+    assert not isinstance(plain.value, UncostedModelError)

@@ -142,3 +142,28 @@ def test_yaml_config_naming_a_model_the_data_lacks(tmp_path: Path) -> None:
     )
     with pytest.raises(UnknownModelError, match="gpt-4o"):
         replay(ConfigRouter.from_yaml(config), table)
+
+
+def test_yaml_config_lists_the_features_replay_ignores(tmp_path: Path) -> None:
+    config = tmp_path / "routes.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    assert ConfigRouter.from_yaml(config).ignored == []
+    extra = """    tier_validators: {cheap1: [{min_confidence: -0.5}]}
+    verifier: {model: strong}
+  other:
+    models: [cheap2]
+    shadow: {model: strong, fraction: 0.5}
+"""
+    config.write_text(CONFIG.replace("  other:\n    models: [cheap2]\n", extra), encoding="utf-8")
+    ignored = ConfigRouter.from_yaml(config).ignored
+    assert len(ignored) == 3
+    assert ignored[0].startswith("routes.default.verifier ignored")
+    assert "routes.default: min_confidence" in ignored[1]
+    assert ignored[2].startswith("routes.other.shadow ignored")
+
+
+def test_plan_that_never_accepts_early_says_so() -> None:
+    plan = Plan(("cheap1", "strong"), vote_at_end=True)
+    assert str(plan) == "cheap1 -> strong (call all, accept none early) [vote]"
+    assert str(Plan(("cheap1", "strong"), 0.8)) == "cheap1 -> strong (accept p>=0.800)"
+    assert str(Plan(("strong",))) == "strong"

@@ -305,6 +305,9 @@ class BreakerRegistry:
 
     def get(self, model: str) -> CircuitBreaker:
         """The breaker of `model` (created with its override or the default config)."""
+        breaker = self._breakers.get(model)  # lock-free read: breakers are never removed
+        if breaker is not None:
+            return breaker
         with self._lock:
             breaker = self._breakers.get(model)
             if breaker is None:

@@ -95,11 +95,12 @@ class ModelInfo:
 
     def missing_capability(self, request: Request) -> str | None:
         """Name of the first capability `request` needs that this model lacks, else None."""
-        if request.needs_tools and not self.supports_tools:
+        # the model's flag first: a model that has the capability never looks at the request
+        if not self.supports_tools and request.needs_tools:
             return "tools"
-        if request.needs_vision and not self.supports_vision:
+        if not self.supports_vision and request.needs_vision:
             return "vision"
-        if request.needs_json_schema and not self.supports_json_schema:
+        if not self.supports_json_schema and request.needs_json_schema:
             return "json_schema"
         return None
 
@@ -131,7 +132,7 @@ class ServedModel:
 
 def estimate_tokens(model: str, request: Request) -> int:
     """Cheap input-token estimate: about 4 characters per token plus 4 per message."""
-    chars = sum(len(m.text) for m in request.messages)
+    chars = sum([len(m.text) for m in request.messages])
     return math.ceil(chars / 4) + 4 * len(request.messages)
 
 
@@ -187,6 +188,9 @@ class Catalog:
         self._models: dict[str, ModelInfo] = {m.name: m for m in models}
         self.token_counter: TokenCounter = token_counter or estimate_tokens
         self._warned: set[tuple[str, str]] = set()
+        # (requested, reported) -> ServedModel: answers keep reporting the same few names;
+        # emptied whenever a model is added or replaced
+        self._served: dict[tuple[str, str], ServedModel] = {}
 
     @classmethod
     def from_litellm(cls, names: Iterable[str] = ()) -> Catalog:
@@ -205,11 +209,13 @@ class Catalog:
     def add(self, model: ModelInfo) -> None:
         """Add or replace a model."""
         self._models[model.name] = model
+        self._served.clear()
 
     def override(self, name: str, **changes: Any) -> ModelInfo:
         """Replace fields of a known model; returns the new entry."""
         updated = replace(self.get(name), **changes)
         self._models[name] = updated
+        self._served.clear()
         return updated
 
     def get(self, name: str, path: str = "model") -> ModelInfo:
@@ -242,6 +248,15 @@ class Catalog:
         """
         if not reported:
             return ServedModel(requested, substituted=False, known=True)
+        if self._models.get(requested.name) is not requested:  # not this catalog's entry
+            return self._match_served(requested, reported)
+        key = (requested.name, reported)
+        served = self._served.get(key)
+        if served is None:
+            served = self._served[key] = self._match_served(requested, reported)
+        return served
+
+    def _match_served(self, requested: ModelInfo, reported: str) -> ServedModel:
         name, family = reported.lower(), model_family(reported)
 
         def exact(model: ModelInfo) -> bool:

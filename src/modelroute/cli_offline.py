@@ -1,59 +1,74 @@
 """`modelroute train`, `replay` and `calibrate`: routers from recorded outcomes.
 
 `register(sub)` adds the three subcommands to the `modelroute` parser. With `--json`,
-stdout carries exactly one JSON object; progress and logs go to stderr. Errors in the
-data, the config or the router file exit with status 2 and one line on stderr.
+stdout carries exactly one JSON object; progress, logs and warnings go to stderr (the
+warnings are also listed under `warnings` in the JSON). Errors in the arguments, the
+data, the config or the router file, and a missing `ml` extra, exit with status 2 and
+one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelroute.errors import ModelRouteError
+from modelroute.offline import cli_args
+from modelroute.offline.cli_output import (
+    emit_json,
+    err_console,
+    guarded,
+    print_report,
+    print_setting,
+    warn,
+)
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from modelroute.offline.calibrate import Target
+    from modelroute.offline.data import OutcomeTable
     from modelroute.offline.replay import Replayable, ReplayReport
 
 _YAML = {".yaml", ".yml"}
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf become null, tuples lists, keys strings."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(_clean(payload), allow_nan=False) + "\n")
-
-
-def _err() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
+_UNCONFIRMED = {
+    "cost": "the target could not be confirmed on held-back halves of the training rows; "
+    "expect less on new data",
+    "strong": "no setting keeps the strong-model share this low on the training rows; "
+    "the closest one was kept",
+}
 
 
 def _target(args: argparse.Namespace, default_quality: float | None) -> Target:
     from modelroute.offline.calibrate import Target
 
-    if args.strong_share is not None:
-        return Target(strong_share=args.strong_share)
-    return Target(
-        quality=args.target_quality if args.target_quality is not None else default_quality
-    )
+    try:
+        if args.strong_share is not None:
+            return Target(strong_share=args.strong_share)
+        quality = args.target_quality if args.target_quality is not None else default_quality
+        return Target(quality=quality)
+    except ValueError as exc:  # the argparse types check ranges first; this is a backstop
+        raise ModelRouteError(f"target: {exc}") from None
+
+
+def _load_data(args: argparse.Namespace, path: str, warnings: list[str]) -> OutcomeTable:
+    """Load outcomes, warning about quality columns left out for lack of a cost column."""
+    from modelroute.offline.data import COST_SUFFIX, load_outcomes
+
+    table = load_outcomes(path)
+    for column in table.uncosted:
+        warn(
+            args,
+            warnings,
+            f"{path}: column {column!r} has no {column + COST_SUFFIX!r} column: "
+            "left out (not a model)",
+        )
+    return table
+
+
+def _check_calibration(args: argparse.Namespace, header: dict[str, Any], out: list[str]) -> None:
+    cal = header["calibration"]
+    if not cal["target_met_on_training_rows"]:
+        warn(args, out, _UNCONFIRMED[cal["axis"]])
 
 
 def _load(path: str) -> Replayable:
@@ -66,32 +81,16 @@ def _load(path: str) -> Replayable:
     return load_router(path)
 
 
-def _print_report(report: ReplayReport, console: Console) -> None:
-    from rich.table import Table
-
-    from modelroute.offline.replay import summary_rows
-
-    table = Table(title="Replay on recorded outcomes (no model called)", show_header=False)
-    for label, value in summary_rows(report):
-        table.add_row(label, value)
-    console.print(table)
-    share = Table(title="Answers per model")
-    share.add_column("model")
-    share.add_column("share", justify="right")
-    for model, part in sorted(report.model_share.items(), key=lambda kv: -kv[1]):
-        if part > 0:
-            share.add_row(model, f"{part:.1%}")
-    console.print(share)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Fit a router on `--data`, calibrate it on the same rows, save it to `--out`."""
     from modelroute.offline.artifact import save_router
-    from modelroute.offline.data import load_outcomes
     from modelroute.offline.train import train_router
 
-    err = _err()
-    table = load_outcomes(args.data)
+    warnings: list[str] = []
+    for message in cli_args.check_out(args.out):
+        warn(args, warnings, message)
+    err = err_console()
+    table = _load_data(args, args.data, warnings)
     err.print(f"loaded {len(table)} rows ({table.skipped_rows} skipped) from {args.data}")
     with err.status("training (cross-validated on these rows)..."):
         router = train_router(
@@ -104,55 +103,40 @@ def cmd_train(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     header = save_router(router, args.out)
+    _check_calibration(args, header, warnings)
     payload = {
         "router": str(args.out),
         "rows": len(table),
         "skipped_rows": table.skipped_rows,
         **header,
+        "warnings": warnings,
     }
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
     else:
-        _print_setting(payload)
+        print_setting(payload)
     return 0
-
-
-def _print_setting(payload: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    cal = payload["calibration"]
-    table = Table(title=f"Router saved to {payload['router']}", show_header=False)
-    table.add_row("kind", payload["kind"])
-    table.add_row("baseline", payload["baseline"])
-    table.add_row("target", cal["target"])
-    if cal.get("cross_checked_goal") is not None:
-        table.add_row("cross-checked goal", f"{cal['cross_checked_goal']:.1%} of baseline")
-    table.add_row("cross-validated quality", f"{cal['cv_quality_vs_baseline']:.1%} of baseline")
-    table.add_row("cross-validated cost", f"{cal['cv_cost_vs_baseline']:.1%} of baseline")
-    table.add_row("met on training rows", str(cal["target_met_on_training_rows"]))
-    for group, setting in cal["settings"].items():
-        table.add_row(f"plan for {group or '(no task)'}", escape(setting))
-    Console().print(table)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Score a router file or a YAML route config on `--data`."""
-    from modelroute.offline.data import load_outcomes
+    from modelroute.offline.config_replay import ConfigRouter
     from modelroute.offline.replay import replay
 
-    err = _err()
+    warnings: list[str] = []
+    err = err_console()
     router = _load(args.router)
-    table = load_outcomes(args.data)
+    for message in router.ignored if isinstance(router, ConfigRouter) else ():
+        warn(args, warnings, message)
+    table = _load_data(args, args.data, warnings)
     err.print(f"replaying {router.kind} on {len(table)} rows ({table.skipped_rows} skipped)")
     report = replay(router, table, baseline=args.baseline, curve=not args.no_curve)
     if args.json:
-        _emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "warnings": warnings})
     else:
         from rich.console import Console
 
-        _print_report(report, Console())
+        print_report(report, Console())
     return 0
 
 
@@ -163,79 +147,44 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     if args.target_quality is None and args.strong_share is None:
         raise ModelRouteError("give --target-quality or --strong-share")
+    warnings: list[str] = []
+    for message in cli_args.check_out(args.out):
+        warn(args, warnings, message)
     router = load_router(args.router).retarget(_target(args, None))
     header = save_router(router, args.out)
+    _check_calibration(args, header, warnings)
     payload: dict[str, Any] = {"router": str(args.out), **header}
+    report: ReplayReport | None = None
     if args.data:
-        from modelroute.offline.data import load_outcomes
         from modelroute.offline.replay import replay
 
-        payload["replay"] = replay(router, load_outcomes(args.data), curve=False).to_dict()
+        report = replay(router, _load_data(args, args.data, warnings), curve=False)
+        payload["replay"] = report.to_dict()
+    payload["warnings"] = warnings
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
     else:
-        _print_setting(payload)
+        print_setting(payload)
+        if report is not None:
+            from rich.console import Console
+
+            print_report(report, Console())
     return 0
-
-
-def _guarded(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            code: int = func(args)
-        except (ModelRouteError, OSError) as exc:
-            sys.stderr.write(f"modelroute {getattr(args, 'command', '')}: error: {exc}\n")
-            return 2
-        return code
-
-    return run
-
-
-def _targets(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--target-quality",
-        type=float,
-        default=None,
-        help="fraction of the baseline's quality to reach at the least cost (e.g. 0.95)",
-    )
-    group.add_argument(
-        "--strong-share",
-        type=float,
-        default=None,
-        help="at most this share of queries may call the baseline (strong) model",
-    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `train`, `replay` and `calibrate` to the `modelroute` subcommands."""
     train = sub.add_parser("train", help="fit a router on recorded outcomes (RouterBench CSV)")
-    train.add_argument("--data", required=True, help="a CSV file or a directory of them")
-    train.add_argument("--out", required=True, help="router file to write")
-    train.add_argument("--kind", choices=("auto", "cascade", "classifier"), default="auto")
-    train.add_argument("--baseline", default=None, help="reference model (default: best quality)")
-    _targets(train)
-    train.add_argument("--folds", type=int, default=5)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    train.set_defaults(func=_guarded(cmd_train))
-
+    cli_args.add_train_arguments(train)
+    train.set_defaults(func=guarded(cmd_train))
     rep = sub.add_parser(
         "replay", help="score a router or a YAML route config on recorded outcomes"
     )
-    rep.add_argument("--data", required=True, help="a CSV file or a directory of them")
-    rep.add_argument("--router", required=True, help="a router file or a YAML route config")
-    rep.add_argument("--baseline", default=None, help="reference model (default: the router's)")
-    rep.add_argument("--no-curve", action="store_true", help="skip the cost-quality sweep")
-    rep.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    rep.set_defaults(func=_guarded(cmd_replay))
-
+    cli_args.add_replay_arguments(rep)
+    rep.set_defaults(func=guarded(cmd_replay))
     cal = sub.add_parser("calibrate", help="re-target a trained router's thresholds")
-    cal.add_argument("--router", required=True, help="router file to read")
-    cal.add_argument("--out", required=True, help="router file to write")
-    _targets(cal)
-    cal.add_argument("--data", default=None, help="optionally replay the result on this data")
-    cal.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    cal.set_defaults(func=_guarded(cmd_calibrate))
+    cli_args.add_calibrate_arguments(cal)
+    cal.set_defaults(func=guarded(cmd_calibrate))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,6 +85,7 @@ __all__ = [
     "check_config",
     "load_config",
     "user_redaction",
+    "yaml_problem",
 ]
 
 
@@ -130,7 +131,20 @@ def _read_file(source: str | os.PathLike[str]) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(os.fspath(source), f"invalid YAML: {exc}") from None
+        raise ConfigError(*yaml_problem(os.fspath(source), exc)) from None
+
+
+def yaml_problem(name: str, exc: Exception) -> tuple[str, str]:
+    """A YAML syntax error as (`file:line:column`, one-line problem), 1-based like editors;
+    just (`file`, message) when the error carries no position."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    message = " ".join(message.split())
+    if mark is None:
+        return name, message
+    return f"{name}:{mark.line + 1}:{mark.column + 1}", message
 
 
 def _config_keys(model: type[BaseModel]) -> set[str]:
@@ -162,7 +176,7 @@ def check_config(cfg: RouterConfig) -> list[ConfigProblem]:
     chains = {name: rc.model_paths(name) for name, rc in cfg.routes.items()}
     problems += chain_problems(chains, configured, known)
     for name, rc in cfg.routes.items():
-        problems += _route_problems(name, rc)
+        problems += _route_problems(name, rc, cfg.models)
     single = [
         (f"routes.{n}.verifier.model", rc.verifier.model)
         for n, rc in cfg.routes.items()

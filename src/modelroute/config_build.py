@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelroute.catalog import Catalog, ModelInfo, litellm_model_map, model_info_from_map
 from modelroute.config_check import ConfigProblem
+from modelroute.config_trained import trained_strategy
 from modelroute.errors import ConfigError, UnknownModelError
 from modelroute.policies import RetryPolicy, Timeouts
 from modelroute.privacy import UserRedaction
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
         StrategyConfig,
         VerifierConfig,
     )
-
 _PER_MTOK = 1e-6
 
 
@@ -109,15 +109,21 @@ def _model_info(name: str, mc: ModelConfig, litellm_map: Mapping[str, Any]) -> M
 
 
 def build_strategy(
-    sc: StrategyConfig, path: str, tracker: LatencyTracker, models: Sequence[str] = ()
+    sc: StrategyConfig,
+    path: str,
+    tracker: LatencyTracker,
+    models: Sequence[str] = (),
+    model_configs: Mapping[str, ModelConfig] | None = None,
 ) -> Strategy | None:
     """The ranker a strategy config describes (None for the static fallback order).
 
     `path` is the config path of `sc` (e.g. `routes.qa.strategy`), used in errors; `models`
-    the route's models (a trained router must know at least one). Raises `ConfigError`.
+    the route's models (a trained router must know at least one); `model_configs` the
+    config's `models:`, whose `target`/`from_litellm` names a trained router may know the
+    models by (see `modelroute.config_trained`). Raises `ConfigError`.
     """
     if sc.type == "trained":
-        return _trained(sc, f"{path}.path", models)
+        return trained_strategy(sc, f"{path}.path", models, model_configs or {})
     try:
         if sc.type == "cheapest":
             return Cheapest(sc.expected_output_tokens)
@@ -130,27 +136,6 @@ def build_strategy(
     except ValueError as exc:
         raise ConfigError(path, str(exc)) from None
     return None
-
-
-def _trained(sc: StrategyConfig, path: str, models: Sequence[str]) -> Strategy:
-    """Load a trained router file; every failure is a `ConfigError` naming `path`."""
-    assert sc.path is not None  # StrategyConfig requires it
-    try:
-        from modelroute.strategies.trained import TrainedRouter
-
-        strategy = TrainedRouter.load(sc.path, sc.lam)
-    except ImportError as exc:
-        if exc.name is not None and exc.name.split(".")[0] in ("numpy", "sklearn", "scipy"):
-            message = "the trained strategy needs the `ml` extra: pip install 'modelroute[ml]'"
-            raise ConfigError(path, message) from None
-        raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
-    except Exception as exc:  # unreadable, corrupt or foreign file: a config problem
-        raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
-    known = strategy.classifier.models
-    if models and not set(known) & set(models):
-        message = f"the router knows {list(known)}, none of the route's models {list(models)}"
-        raise ConfigError(path, message)
-    return strategy
 
 
 def _validators(specs: list[str | dict[str, Any]], path: str) -> tuple[Validator, ...]:
@@ -173,9 +158,11 @@ def _route_model_problems(name: str, rc: RouteConfig) -> Iterator[ConfigProblem]
         yield ConfigProblem(path, f"{len(models)} tiers need {len(models) - 1} thresholds")
 
 
-def _route_problems(name: str, rc: RouteConfig) -> Iterator[ConfigProblem]:
+def _route_problems(
+    name: str, rc: RouteConfig, model_configs: Mapping[str, ModelConfig] | None = None
+) -> Iterator[ConfigProblem]:
     """What the builders of route `name` would reject: tiers, weights, thresholds,
-    validator specs and the strategy."""
+    validator specs and the strategy (`model_configs`: the config's `models:`)."""
     yield from _route_model_problems(name, rc)
     specs = [(f"routes.{name}.validators[{i}]", v) for i, v in enumerate(rc.validators)]
     for model, tier in rc.tier_validators.items():
@@ -187,7 +174,8 @@ def _route_problems(name: str, rc: RouteConfig) -> Iterator[ConfigProblem]:
             yield ConfigProblem(exc.path, exc.message)
     try:
         models = [m for _, m in rc.model_paths(name)]
-        build_strategy(rc.strategy, f"routes.{name}.strategy", LatencyTracker(), models)
+        strategy_path = f"routes.{name}.strategy"
+        build_strategy(rc.strategy, strategy_path, LatencyTracker(), models, model_configs)
     except ConfigError as exc:
         yield ConfigProblem(exc.path, exc.message)
 
@@ -252,7 +240,7 @@ def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> li
                 ),
                 timeouts=Timeouts(t.attempt_s, t.deadline_s, t.first_token_s, t.stall_s),
                 ranker=build_strategy(
-                    rc.strategy, f"routes.{name}.strategy", tracker, route_models
+                    rc.strategy, f"routes.{name}.strategy", tracker, route_models, cfg.models
                 ),
                 tier_validators=tiers,
                 max_input_tokens=rc.max_input_tokens,

@@ -8,6 +8,7 @@ the fallback logic exists exactly once. A plan is used by one request only.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -44,8 +45,49 @@ if TYPE_CHECKING:
 __all__ = ["Action", "Call", "Done", "GiveUp", "Plan", "Sleep", "Verify"]
 
 
+def _without_repeats(ranking: Ranking) -> Ranking:
+    """`ranking` with each model once, whatever the route or ranker lists twice."""
+    unique = tuple(dict.fromkeys(ranking.models))
+    return ranking if unique == ranking.models else replace(ranking, models=unique)
+
+
+@functools.lru_cache(maxsize=256)
+def _static_ranking(models: tuple[str, ...]) -> Ranking:
+    """The ranking of a route without a ranker: the same (frozen) record for every request."""
+    return _without_repeats(Ranking(models))
+
+
 class Plan:
     """Decides, for one request, which model to call next and when to stop."""
+
+    # one plan per request: slots make it cheaper to build and to read
+    __slots__ = (
+        "_attempts",
+        "_deadline",
+        "_observed",
+        "_pending_retry",
+        "_pending_verify",
+        "_queue",
+        "_regenerations",
+        "_resumed",
+        "_rng",
+        "baseline",
+        "breakers",
+        "catalog",
+        "clock",
+        "observers",
+        "ranking",
+        "redact_user",
+        "request",
+        "request_id",
+        "route",
+        "routed_from",
+        "started",
+        "started_at",
+        "started_wall",
+        "stream",
+        "validators",
+    )
 
     def __init__(
         self,
@@ -74,17 +116,16 @@ class Plan:
         self.baseline = baseline
         self.stream = stream
         self._rng = rng or random.Random()
-        self.observers = observers or Observers()
+        self.observers = observers if observers is not None else Observers()
+        self._observed = bool(self.observers)  # checked before building each event
         self.routed_from = routed_from
         self.redact_user = redact_user  # records show its pseudonym of the request's user
         self._attempts: list[Attempt] = []
-        ranking = (
-            route.ranker.rank(request, route.models, catalog)
-            if route.ranker is not None
-            else Ranking(route.models)
-        )
-        # each model is a candidate once, whatever the route or ranker lists twice
-        self.ranking = replace(ranking, models=tuple(dict.fromkeys(ranking.models)))
+        if route.ranker is None:
+            self.ranking = _static_ranking(tuple(route.models))
+        else:
+            ranking = route.ranker.rank(request, route.models, catalog)
+            self.ranking = _without_repeats(ranking)
         self._queue = list(self.ranking.models)
         self._pending_retry: tuple[ModelInfo, int] | None = None
         self._pending_verify: tuple[tuple[Verdict, ...], Usage, float | None] | None = None
@@ -105,7 +146,7 @@ class Plan:
 
     def _announce(self) -> None:
         self.started = True
-        if self.observers:
+        if self._observed:
             self.observers.request_started(
                 RequestStarted(
                     self.request_id,
@@ -136,12 +177,16 @@ class Plan:
     ) -> Action:
         """Report an answer. `committed` = a stream already released chunks to the caller."""
         now = self.clock.now()
-        if self.observers:
+        if self._observed:
             self.observers.attempt_response(self.request_id, call.index, response)
         usage = response.usage or estimate_usage(self, call.model, response, call.request)
         own_text, response = response.text, self._joined(response)
-        validators = self.validators + self.route.tier_validators.get(call.model.name, ())
-        verdicts = tuple(v(response, self.request) for v in validators)
+        validators = self.validators
+        tier = self.route.tier_validators
+        if tier:  # most routes have no per-model validators
+            validators += tier.get(call.model.name, ())
+        request = self.request
+        verdicts = tuple([v(response, request) for v in validators])
         failed = next((v for v in verdicts if not v.ok), None)
         self.breakers.get(call.model.name).on_success(now, call.admission)
         verifier = self.route.verifier
@@ -293,11 +338,16 @@ class Plan:
     def _next_candidate(self) -> Action:
         while self._queue:
             name = self._queue.pop(0)
-            model = self.catalog.get(name, f"routes.{self.route.name}.models")
+            model = self._model(name)
             action = self._call_or_skip(model, 0)
             if action is not None:
                 return action
         return self._give_up(RequestOutcome.EXHAUSTED)
+
+    def _model(self, name: str) -> ModelInfo:
+        if name in self.catalog:  # the path is formatted only for an unknown name
+            return self.catalog.get(name)
+        return self.catalog.get(name, f"routes.{self.route.name}.models")
 
     def _call_or_skip(self, model: ModelInfo, retry: int) -> Action | None:
         now = self.clock.now()
@@ -323,7 +373,7 @@ class Plan:
             self._skip(model, FallbackReason.CIRCUIT_OPEN, f"breaker {admission.state}")
             return None
         call = Call(model, len(self._attempts), retry, self._timeout(now), admission, now, request)
-        if self.observers:
+        if self._observed:
             self.observers.attempt_started(
                 AttemptStarted(
                     self.request_id,
@@ -348,12 +398,12 @@ class Plan:
 
     def _record(self, attempt: Attempt) -> None:
         self._attempts.append(attempt)
-        if self.observers:
+        if self._observed:
             self.observers.attempt_finished(self.request_id, attempt)
 
     def _conclude(self, outcome: RequestOutcome) -> Decision:
         decision = decision_record(self, outcome, self._attempts, self._resumed)
-        if self.observers:
+        if self._observed:
             self.observers.request_finished(decision)
         return decision
 

@@ -51,8 +51,13 @@ def attempt_record(
 ) -> Attempt:
     """The attempt `call` made, ended with `outcome`; priced (USD) from `usage` when given."""
     model = call.model
-    # priced as the model the provider says served the call (see Catalog.served_by)
-    served = plan.catalog.served_by(model, response_model) if usage is not None else None
+    # priced as the model the provider says served the call (see Catalog.served_by); with
+    # no reported name that is the requested model, so the lookup is skipped
+    served = (
+        plan.catalog.served_by(model, response_model)
+        if usage is not None and response_model
+        else None
+    )
     priced = served.model if served is not None else model
     return Attempt(
         index=call.index,
@@ -104,29 +109,27 @@ def decision_record(
 ) -> Decision:
     """The request's `Decision` after `attempts` (in order), ended with `outcome`; `resumed`
     is the plan's resumption of a broken stream, if any."""
-    answered = attempts[-1] if outcome.succeeded else None
-    baseline_cost = None
-    if answered is not None and answered.baseline_cost_usd is not None:
-        baseline_cost = answered.baseline_cost_usd
-    req = plan.request
+    succeeded = outcome.succeeded
+    answered = attempts[-1] if succeeded else None
+    req, route, ranking = plan.request, plan.route, plan.ranking
     return Decision(
         request_id=plan.request_id,
-        route=plan.route.name,
-        strategy=plan.route.strategy,
-        candidates=plan.ranking.models,
-        strategy_reason=plan.ranking.reason or None,
-        score=plan.ranking.score,
-        threshold=plan.ranking.threshold,
-        tier=plan.ranking.tier,
-        requires_human_review=plan.route.require_human_review,
+        route=route.name,
+        strategy=route.strategy,
+        candidates=ranking.models,
+        strategy_reason=ranking.reason or None,
+        score=ranking.score,
+        threshold=ranking.threshold,
+        tier=ranking.tier,
+        requires_human_review=route.require_human_review,
         routed_from=plan.routed_from,
         attempts=tuple(attempts),
         outcome=outcome,
         responding_model=answered.model if answered else None,
         responding_provider=answered.provider if answered else None,
         baseline_model=plan.baseline.name if plan.baseline else None,
-        cost_usd=sum(a.cost_usd for a in attempts),
-        baseline_cost_usd=baseline_cost,
+        cost_usd=sum([a.cost_usd for a in attempts]),
+        baseline_cost_usd=answered.baseline_cost_usd if answered else None,
         latency_s=plan.clock.now() - plan.started_at,
         started_at=plan.started_wall,
         user=plan.redact_user(req.user) if plan.redact_user else req.user,
@@ -135,6 +138,6 @@ def decision_record(
         tags=req.tags,
         prompt_version=req.prompt_version,
         stream=plan.stream,
-        resumed=outcome.succeeded and resumed is not None,
+        resumed=succeeded and resumed is not None,
         segments=tuple(resumed.segments) if resumed is not None else (),
     )

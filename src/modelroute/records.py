@@ -45,8 +45,10 @@ class RequestOutcome(StrEnum):
     @staticmethod
     def for_success(attempts: Sequence[Attempt]) -> RequestOutcome:
         """`success` when the first candidate answered, else `success_after_fallback`."""
-        failed = any(a.reason is not None for a in attempts)
-        return RequestOutcome.SUCCESS_AFTER_FALLBACK if failed else RequestOutcome.SUCCESS
+        for attempt in attempts:
+            if attempt.reason is not None:
+                return RequestOutcome.SUCCESS_AFTER_FALLBACK
+        return RequestOutcome.SUCCESS
 
 
 @dataclass(frozen=True, slots=True)

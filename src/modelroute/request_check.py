@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from modelroute.errors import InvalidRequest
-from modelroute.types import Request
+from modelroute.types import Message, Request
 
 __all__ = ["check_request", "schema_problem", "unencodable_text"]
 
@@ -31,10 +31,8 @@ def check_request(request: Request) -> None:
     `messages[<i>].<field>` (or `tools`, `json_schema`, `params` and the path inside) for text
     with a lone surrogate, `json_schema...` for a schema that is not a valid JSON Schema.
     Returns None when the request may be sent."""
-    if not _all_ascii((request.tools, request.json_schema, request.params)) or not all(
-        _all_ascii((m.role, m.content, m.name, m.tool_calls, m.tool_call_id))
-        for m in request.messages
-    ):  # the common case is all ASCII: look for the field only when something is not
+    # the common case is all ASCII: look for the field only when something is not
+    if not _request_ascii(request):
         sent: list[tuple[str, Any]] = [
             (f"messages[{i}]", message.to_dict()) for i, message in enumerate(request.messages)
         ]
@@ -50,6 +48,24 @@ def check_request(request: Request) -> None:
         if found is not None:
             where, problem = found
             raise InvalidRequest("json_schema" + where, problem)
+
+
+def _request_ascii(request: Request) -> bool:
+    """True when every string of `request` that is sent is ASCII."""
+    plain = request.tools is None and request.json_schema is None and not request.params
+    if not (plain or _all_ascii((request.tools, request.json_schema, request.params))):
+        return False
+    return all(_message_ascii(m) for m in request.messages)
+
+
+def _message_ascii(m: Message) -> bool:
+    """True when every string of message `m` is ASCII."""
+    content = m.content
+    # fast path: the common message has string content and no name nor tool fields
+    plain = m.name is None and m.tool_calls is None and m.tool_call_id is None
+    if plain and type(content) is str:
+        return content.isascii() and m.role.isascii()
+    return _all_ascii((m.role, content, m.name, m.tool_calls, m.tool_call_id))
 
 
 def _all_ascii(value: Any) -> bool:

@@ -296,7 +296,7 @@ class Router:
         """The route to use: the named one, else the first matching rule, else the
         request's task if it names a route, else the default. Raises
         `UnknownRouteError` for an unknown name."""
-        name = route or self._matching_rule(request)
+        name = route or (self._matching_rule(request) if self.rules else None)
         name = name or (request.task if request.task in self.routes else None)
         name = name or self.default_route
         if name not in self.routes:
@@ -314,6 +314,8 @@ class Router:
 
     def _fit_input(self, request: Request, route: Route) -> tuple[Route, str | None]:
         """Move a request that is too long for `route` to its overflow route."""
+        if route.max_input_tokens is None:  # the common case: nothing to count
+            return route, None
         seen = {route.name}
         origin = None
         while route.max_input_tokens is not None:
@@ -361,7 +363,8 @@ class Router:
         )
 
     def _finish(self, decision: Decision) -> None:
-        emit_all(self.sinks, decision)
+        if self.sinks:
+            emit_all(self.sinks, decision)
 
     def _finisher(self, holder: list[Decision]) -> Any:
         def finish(decision: Decision) -> None:

@@ -278,8 +278,11 @@ class Predicate(Composable):
 def validators_for_request(request: Request) -> tuple[Validator, ...]:
     """What every request implies: `NonEmpty`, plus `JsonSchema` when it asks for one."""
     if request.json_schema is None:
-        return (NonEmpty(),)
-    return (NonEmpty(), JsonSchema(request.json_schema))
+        return _NON_EMPTY  # stateless and frozen: one shared tuple serves every request
+    return (*_NON_EMPTY, JsonSchema(request.json_schema))
+
+
+_NON_EMPTY: tuple[Validator, ...] = (NonEmpty(),)
 
 
 def _min_length(value: Any, path: str) -> Validator:

@@ -50,15 +50,16 @@ def _pct(part: float, whole: float) -> str:
 
 
 def _workload(args: argparse.Namespace, err: Console) -> dict[str, Any]:
-    from modelroute.demo.runner import load_workload
+    from modelroute.demo.workload import load_workload
 
     if args.data is None:
+        workload = load_workload(args.workload)  # a bad workload fails before any output
         err.print(
             "[bold]modelroute demo[/bold]: a simulation. Answers come from the local provider "
             "server on 127.0.0.1 with injected faults; which model answers right is simulated "
             "(see workload.yaml); prices are LiteLLM's list prices (USD)."
         )
-        return load_workload(args.workload)
+        return workload
     from modelroute.demo.recorded import recorded_workload
 
     workload = recorded_workload(args.data, args.limit)
@@ -133,12 +134,14 @@ def _totals_table(data: ReportData, elapsed_s: float, recorded: bool) -> Any:
             quality += f" (all on {data.baseline_model}: {100 * data.quality_baseline:.1f}%)"
         label = "recorded" if recorded else "simulated"
         table.add_row(f"quality ({label}, where known)", quality)
-    table.add_row(
-        "requests with a fallback",
-        f"{s.fallback_requests} ({_pct(s.fallback_requests, s.requests)})",
-    )
+    # requests (not attempts) with at least one fallback; a request a budget refused has
+    # the reason budget_exceeded and no answer, so it is counted here too and said so
+    fell_back = f"{s.fallback_requests} ({_pct(s.fallback_requests, s.requests)})"
+    if s.refused:
+        fell_back += f", {s.refused} of them refused by a budget (no answer)"
+    table.add_row("requests with a fallback or refusal", fell_back)
     for reason, n in data.reason_requests.items():
-        table.add_row(f"  fallback reason {reason}", f"{n} ({_pct(n, s.requests)} of requests)")
+        table.add_row(f"  requests where {reason} fired", f"{n} ({_pct(n, s.requests)})")
     for model, n in s.responding_models.items():
         table.add_row(f"  answered by {model}", f"{n} ({_pct(n, s.answered)})")
     p50, p95 = s.latency_p50_s * 1000, s.latency_p95_s * 1000
@@ -181,10 +184,20 @@ def _request_table(rows: list[DemoRow]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; the last line names the HTML report."""
+    """Run the demo; the last line names the HTML report (or says why none was written).
+
+    Raises `ConfigError` for a bad workload (`modelroute.cli` prints it as one line).
+    Without the `report` extra (plotly) the totals are printed and the HTML report is
+    skipped with a warning."""
     from rich.console import Console
 
-    from modelroute.report.build import build_report, config_budgets
+    from modelroute.report.build import (
+        REPORT_EXTRA,
+        ReportExtraMissing,
+        config_budgets,
+        read_report,
+        write_report,
+    )
 
     started = time.monotonic()
     err = Console(stderr=True)
@@ -192,28 +205,40 @@ def run(args: argparse.Namespace) -> int:
     workload = _workload(args, err)
     rows = _route(args, err, workload)
     out_dir = Path(args.out)
+    log = out_dir / "decisions.jsonl"
     budgets, tz = config_budgets(out_dir / "config.yaml")
-    report = build_report(
-        out_dir / "decisions.jsonl", out_dir / "report.html", budgets=budgets, timezone=tz
-    )
+    data, stats = read_report(log, budgets=budgets, timezone=tz)
+    try:
+        report = write_report(data, stats, log, out_dir / "report.html")
+    except ReportExtraMissing:
+        report = None
     elapsed = time.monotonic() - started
     if args.verbose:
         out.print(_request_table(rows))
-    out.print(_totals_table(report.data, elapsed, recorded=args.data is not None))
-    err.print(
-        f"decision log: {out_dir / 'decisions.jsonl'}  (router config: {out_dir / 'config.yaml'})"
-    )
+    out.print(_totals_table(data, elapsed, recorded=args.data is not None))
+    err.print(f"decision log: {log}  (router config: {out_dir / 'config.yaml'})")
     if args.json:
         payload = {
-            "summary": report.data.summary.to_dict(),
-            "report": report.data.to_dict(),
-            "decision_log": str(out_dir / "decisions.jsonl"),
-            "report_html": str(report.html_path),
-            "report_markdown": str(report.markdown_path),
+            "summary": data.summary.to_dict(),
+            "report": data.to_dict(),
+            # summary.fallback_reasons counts attempts; this counts requests per reason
+            "requests_by_fallback_reason": dict(data.reason_requests),
+            "decision_log": str(log),
+            "report_html": None if report is None else str(report.html_path),
+            "report_markdown": None if report is None else str(report.markdown_path),
             "simulation": args.data is None,
             "data": args.data,
             "elapsed_s": elapsed,
         }
         sys.stdout.write(json.dumps(payload) + "\n")
-    out.print(f"HTML report: [bold]{report.html_path}[/bold]", highlight=False)
+    if report is None:
+        err.print(
+            f"warning: no HTML report: it {REPORT_EXTRA} (`modelroute report {log}` "
+            "writes it once installed)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"HTML report: [bold]{report.html_path}[/bold]", highlight=False)
     return 0

@@ -14,12 +14,13 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from modelroute.demo.recorded import RECORDED_UNIT_USD
 from modelroute.demo.simulate import ModelAnswer, answers_for, logprobs
+from modelroute.demo.workload import check_workload
+from modelroute.demo.workload import load_workload as load_workload  # re-exported
 from modelroute.errors import AllAttemptsFailed, LimitExceeded
 from modelroute.records import BreakerTransition, Decision
 from modelroute.sinks import JsonlSink
@@ -40,18 +41,6 @@ class DemoRow:
     answer: str | None
     kind: str | None = None
     quality: float | None = None
-
-
-def load_workload(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The workload YAML (the packaged one by default)."""
-    import yaml
-
-    if path is None:
-        text = resources.files("modelroute.demo").joinpath("workload.yaml").read_text("utf-8")
-    else:
-        text = Path(path).read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
 
 
 def _usage(answer: ModelAnswer, recorded: bool) -> dict[str, int] | None:
@@ -180,7 +169,8 @@ def run_demo(
 ) -> list[DemoRow]:
     """Run the workload (`workload`, else the YAML at `workload_path`, else the packaged
     one); write the decision log to `out_dir/decisions.jsonl` and the router config used
-    to `out_dir/config.yaml`. `observers` (e.g. an OTel observer) see every request."""
+    to `out_dir/config.yaml`. `observers` (e.g. an OTel observer) see every request.
+    Raises `ConfigError` for a workload of the wrong shape (`modelroute.demo.workload`)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MODELROUTE_DEMO_KEY", DEMO_KEY)
@@ -189,7 +179,10 @@ def run_demo(
     from modelroute_litellm.tokens import load_litellm
 
     load_litellm()  # import LiteLLM (~5 s) before timing the first request
-    workload = workload if workload is not None else load_workload(workload_path)
+    if workload is None:
+        workload = load_workload(workload_path)
+    else:
+        check_workload(workload)
     answers = answers_for(workload)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "decisions.jsonl"

@@ -317,11 +317,12 @@ class Calibration:
         )
         return Calibration(self.frontiers, self.rows, self.baseline_quality, chosen, self.checks)
 
-    def settings(self, lam: float | None = None, axis: Axis | None = None) -> dict[str, Hashable]:
-        """Each group's setting at price `lam` (default: the calibrated one)."""
+    def settings(self, lam: float | None = None, axis: Axis = "cost") -> dict[str, Hashable]:
+        """Each group's setting at price `lam` on `axis` (the axis `sweep` prices are on;
+        default: the calibrated setting)."""
         if lam is None:
             return {g: p.setting for g, p in self.choice.points.items()}
-        chosen = select(self.frontiers, lam, axis or self.choice.target.axis)
+        chosen = select(self.frontiers, lam, axis)
         return {g: p.setting for g, p in chosen.items()}
 
     def sweep(self) -> list[float]:

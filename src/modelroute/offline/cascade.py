@@ -37,14 +37,21 @@ from modelroute.offline.probability import probability
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Models to call in order; accept a non-final answer when P(right) >= `threshold`."""
+    """Models to call in order; accept a non-final answer when P(right) >= `threshold`
+    (inf: never; every stage is called). `vote_at_end`: the final answer is the best
+    candidate over all answers received, not just the last one."""
 
     stages: tuple[str, ...]
     threshold: float = math.inf
     vote_at_end: bool = False
 
     def __str__(self) -> str:
-        accept = "" if len(self.stages) == 1 else f" (accept p>={self.threshold:.3f})"
+        if len(self.stages) == 1:
+            accept = ""
+        elif math.isinf(self.threshold):
+            accept = " (call all, accept none early)"
+        else:
+            accept = f" (accept p>={self.threshold:.3f})"
         vote = " [vote]" if self.vote_at_end else ""
         return " -> ".join(self.stages) + accept + vote
 

@@ -3,8 +3,13 @@ the chance that each model answers well; the router picks the model maximizing
 `P(good) - lam * mean cost` (cost in units of the baseline's mean cost per query).
 
 `lam` is the calibrated price of cost: 0 picks the model most likely to be right,
-a large price the cheapest. The prompt is prefixed with its task label, so the task is a
-feature too. Sees only the prompt, so it can route online before any call.
+a large price the cheapest. Training scores a grid of prices out-of-fold (each an
+operating point whose setting is its grid price); calibration picks one point and sets
+`lam` inside the range of trade-off prices (summed quality against summed cost) at which
+that point is the best (its middle, or 0 for the best-quality point), so `lam` and the
+point's grid price differ slightly: the router routes at `lam`. The prompt is prefixed
+with its task label, so the task is a feature too. Sees only the prompt, so it can route
+online before any call.
 """
 
 from __future__ import annotations

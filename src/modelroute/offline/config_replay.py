@@ -6,7 +6,10 @@ strategy ranks its models, exactly as online. Then the ranked models are walked 
 order, each recorded answer judged by the route's validators (plus per-model tier
 validators and what the request implies): the first answer that passes is returned,
 and every model tried is paid for. No provider is called: the backend refuses calls.
-Faults, retries, breakers and input-size overflow routes are not simulated.
+Faults, retries, breakers and input-size overflow routes are not simulated. Neither are
+a route's `verifier` (a second model's judgement was not recorded), its `shadow` (never
+returned) nor `min_confidence` validators (recorded answers have no logprobs, so they
+pass): `ConfigRouter.ignored` lists the ones a config uses.
 """
 
 from __future__ import annotations
@@ -21,11 +24,34 @@ from modelroute.errors import ModelRouteError, UnknownModelError
 from modelroute.offline.data import OutcomeTable
 from modelroute.offline.metrics import Outcome
 from modelroute.types import Request, Response
+from modelroute.validators import AllOf, MinConfidence, Validator
 
 if TYPE_CHECKING:
     from modelroute.catalog import ModelInfo
     from modelroute.route import Route
     from modelroute.router import Router
+
+
+def _uses_min_confidence(validator: Validator) -> bool:
+    if isinstance(validator, MinConfidence):
+        return True
+    return isinstance(validator, AllOf) and any(map(_uses_min_confidence, validator.validators))
+
+
+def ignored_features(route: Route) -> list[str]:
+    """What replay cannot simulate in `route`, one line each (empty: nothing ignored)."""
+    where = f"routes.{route.name}"
+    out = []
+    if route.verifier is not None:
+        out.append(f"{where}.verifier ignored: no verifier judgement was recorded")
+    if route.shadow is not None:
+        out.append(f"{where}.shadow ignored: shadow answers are never returned")
+    validators = (*route.validators, *(v for t in route.tier_validators.values() for v in t))
+    if any(map(_uses_min_confidence, validators)):
+        out.append(
+            f"{where}: min_confidence validators ignored (pass): recorded answers have no logprobs"
+        )
+    return out
 
 
 def _no_calls(model: ModelInfo, request: Request) -> Response:
@@ -49,6 +75,11 @@ class ConfigRouter:
         from modelroute.router import Router
 
         return cls(Router.from_config(path, backend=FakeBackend(_no_calls)))
+
+    @property
+    def ignored(self) -> list[str]:
+        """One line per route feature replay does not simulate (see the module docstring)."""
+        return [line for route in self.router.routes.values() for line in ignored_features(route)]
 
     @property
     def baseline(self) -> str:

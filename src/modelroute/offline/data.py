@@ -9,12 +9,15 @@ Two layouts are read (source: RouterBench, Hu et al. 2024, and RouteLLM, lm-sys)
 - RouteLLM two-model: `prompt` (plain text) and per model a True/False column. There
   are no costs: `cost` is NaN and `has_costs` is False.
 
-A row with a missing cell or a malformed value is skipped and counted by reason.
+A row with a missing cell or a malformed value is skipped and counted by reason. A
+RouterBench column without its `|total_cost` column is not a model: it is left out and
+listed in `OutcomeTable.uncosted` (the CLI warns about it).
 """
 
 from __future__ import annotations
 
 import ast
+import codecs
 import csv
 import math
 import sys
@@ -27,7 +30,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from modelroute.errors import ModelRouteError, UnknownModelError
+from modelroute.errors import ConfigError, ModelRouteError, UnknownModelError
 
 COST_SUFFIX = "|total_cost"
 RESPONSE_SUFFIX = "|model_response"
@@ -38,11 +41,23 @@ Array = NDArray[np.float64]
 
 
 class DataFormatError(ModelRouteError, ValueError):
-    """A data file cannot be read as outcomes (no model columns, files that disagree)."""
+    """A data file cannot be read as outcomes (no model columns, files that disagree,
+    not UTF-8 text, not CSV)."""
 
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(f"{source}: {message}")
+
+
+class UncostedModelError(UnknownModelError):
+    """A model asked for has a quality column in the data but no `<model>|total_cost`
+    column, so it was left out."""
+
+    def __init__(self, path: str, model: str) -> None:
+        self.model = model
+        ConfigError.__init__(
+            self, path, f"unknown model {model!r}: the data has no {model + COST_SUFFIX!r} column"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +68,8 @@ class OutcomeTable:
     `responses[i][j]` is the raw answer text, or `responses` is None when the data has
     none. `tasks[i]` is the row's `eval_name` ("" when absent). `skipped` counts the
     rows left out, by reason (`missing_cell`, `bad_quality`, `bad_cost`, `bad_prompt`,
-    `bad_response`).
+    `bad_response`). `uncosted` names the columns that look like a model's quality but
+    have no `<model>|total_cost` column (left out, not models).
     """
 
     models: tuple[str, ...]
@@ -63,6 +79,7 @@ class OutcomeTable:
     cost: Array
     responses: tuple[tuple[str, ...], ...] | None = None
     skipped: Mapping[str, int] = field(default_factory=dict)
+    uncosted: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -78,10 +95,13 @@ class OutcomeTable:
         return not bool(np.isnan(self.cost).any())
 
     def column(self, model: str) -> int:
-        """Index of `model`; raises `UnknownModelError` (path `data`) when absent."""
+        """Index of `model`; raises `UnknownModelError` (path `data`) when absent, the
+        subclass `UncostedModelError` when it was left out for lack of a cost column."""
         try:
             return self.models.index(model)
         except ValueError:
+            if model in self.uncosted:
+                raise UncostedModelError("data", model) from None
             raise UnknownModelError("data", model) from None
 
     def columns(self, models: Iterable[str]) -> list[int]:
@@ -99,6 +119,7 @@ class OutcomeTable:
             cost=self.cost[idx],
             responses=None if self.responses is None else tuple(self.responses[i] for i in idx),
             skipped=self.skipped,
+            uncosted=self.uncosted,
         )
 
 
@@ -145,6 +166,7 @@ class _Layout:
     models: tuple[str, ...]
     has_costs: bool
     has_responses: bool
+    uncosted: tuple[str, ...] = ()
 
 
 def _layout(header: Sequence[str], source: str) -> _Layout:
@@ -154,14 +176,18 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
     models = tuple(c for c in header if c + COST_SUFFIX in names)
     if models:
         responses = all(m + RESPONSE_SUFFIX in names for m in models)
-        return _Layout(models, True, responses)
+        uncosted = tuple(c for c in header if c not in _META and "|" not in c and c not in models)
+        return _Layout(models, True, responses, uncosted)
     plain = tuple(c for c in header if c not in _META and "|" not in c)
     if len(plain) < 2:
         raise DataFormatError(source, "no model columns (`<model>` with `<model>|total_cost`)")
     return _Layout(plain, False, False)
 
 
-def _parse_row(row: Mapping[str, str | None], layout: _Layout) -> tuple[object, ...]:
+Row = tuple[object, ...]
+
+
+def _parse_row(row: Mapping[str, str | None], layout: _Layout) -> Row:
     prompt = _text(row.get("prompt"), "bad_prompt")
     quality = [_number(row.get(m), "bad_quality", upper=1.0) for m in layout.models]
     if layout.has_costs:
@@ -187,18 +213,28 @@ def csv_files(path: str | Path) -> list[Path]:
     return [p]
 
 
-def load_outcomes(path: str | Path) -> OutcomeTable:
-    """Load a CSV file, or every `*.csv` in a directory (all with the same model columns).
+def _first_bad_byte(file: Path) -> str:
+    """Where `file` stops being UTF-8: `byte 0x.. at offset N` (N counts from 0)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with file.open("rb") as fh:
+        while chunk := fh.read(1 << 16):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return f"byte 0x{chunk[exc.start]:02x} at offset {offset + exc.start}"
+            offset += len(chunk)
+    return f"truncated character at offset {offset}"
 
-    Raises `DataFormatError` when a file has no model columns or files disagree on them.
-    """
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    layout: _Layout | None = None
-    rows: list[tuple[object, ...]] = []
+
+def _read_file(file: Path, layout: _Layout | None) -> tuple[_Layout, list[Row], Counter[str]]:
+    """One file's layout, parsed rows and skip counts. Raises `DataFormatError` when it
+    is not UTF-8 CSV, has no model columns or disagrees with `layout` (an earlier file's)."""
+    rows: list[Row] = []
     skipped: Counter[str] = Counter()
-    for file in csv_files(path):
-        with file.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
+    with file.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        try:
             if reader.fieldnames is None:
                 raise DataFormatError(str(file), "empty file")
             this = _layout(reader.fieldnames, str(file))
@@ -206,19 +242,38 @@ def load_outcomes(path: str | Path) -> OutcomeTable:
                 raise DataFormatError(
                     str(file), f"model columns differ from the first file's: {this.models}"
                 )
-            layout = layout or this
             for raw in reader:
                 try:
                     rows.append(_parse_row(raw, this))
                 except _RowError as err:
                     skipped[err.reason] += 1
+        except UnicodeDecodeError:
+            raise DataFormatError(str(file), f"not UTF-8 text ({_first_bad_byte(file)})") from None
+        except csv.Error as exc:
+            raise DataFormatError(str(file), f"not CSV ({exc}, line {reader.line_num})") from None
+    return this, rows, skipped
+
+
+def load_outcomes(path: str | Path) -> OutcomeTable:
+    """Load a CSV file, or every `*.csv` in a directory (all with the same model columns).
+
+    Raises `DataFormatError` when a file is not UTF-8 CSV (naming the file and the byte
+    offset), has no model columns, or files disagree on them.
+    """
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    layout: _Layout | None = None
+    rows: list[Row] = []
+    skipped: Counter[str] = Counter()
+    for file in csv_files(path):
+        this, file_rows, file_skipped = _read_file(file, layout)
+        layout = layout or this
+        rows += file_rows
+        skipped += file_skipped
     assert layout is not None
     return _table(layout, rows, dict(skipped))
 
 
-def _table(
-    layout: _Layout, rows: list[tuple[object, ...]], skipped: dict[str, int]
-) -> OutcomeTable:
+def _table(layout: _Layout, rows: list[Row], skipped: dict[str, int]) -> OutcomeTable:
     k = len(layout.models)
     quality = np.array([r[2] for r in rows], dtype=np.float64).reshape(len(rows), k)
     cost = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), k)
@@ -231,4 +286,5 @@ def _table(
         cost=cost,
         responses=responses,  # type: ignore[arg-type]
         skipped=dict(skipped),
+        uncosted=layout.uncosted,
     )

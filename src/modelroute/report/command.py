@@ -24,16 +24,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the report; print the markdown (or JSON) on stdout, file paths on stderr."""
-    from modelroute.report.build import build_report, config_budgets
+    """Build the report; print the markdown (or JSON) on stdout, file paths on stderr.
+
+    Raises `ConfigError` (bad `--config`), `NoDecisions` (a file with no decision line)
+    and `ReportExtraMissing` (no plotly); `modelroute.cli` prints them as one line."""
+    from modelroute.errors import ConfigError
+    from modelroute.report.build import NoDecisions, config_budgets, read_report, write_report
 
     log = Path(args.log)
     if not log.is_file():
         print(f"modelroute report: no such file: {log}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else log.with_name("report.html")
-    budgets, tz = config_budgets(args.config)
-    result = build_report(log, out, budgets=budgets, timezone=tz)
+    try:
+        budgets, tz = config_budgets(args.config)
+    except (OSError, ConfigError) as exc:
+        from modelroute.cli import one_line
+
+        problem = exc.strerror if isinstance(exc, OSError) else one_line(exc)
+        if not str(problem).startswith(str(args.config)):
+            problem = f"{args.config}: {problem}"
+        print(f"modelroute report: --config {problem}", file=sys.stderr)
+        return 2
+    data, stats = read_report(log, budgets=budgets, timezone=tz)
+    if not stats.decisions:
+        raise NoDecisions(str(log), stats)
+    result = write_report(data, stats, log, out)
     if args.json:
         payload = {
             **result.data.to_dict(),

@@ -179,7 +179,7 @@ def headline(data: ReportData) -> list[tuple[str, str]]:
         (f"cost all on {data.baseline_model or 'baseline'}", usd(s.baseline_cost_usd)),
         ("saving", pct(s.saving_pct)),
         (
-            "requests with a fallback",
+            "requests with a fallback or refusal",
             pct(100 * s.fallback_requests / s.requests if s.requests else None),
         ),
         ("latency p50 / p95", f"{ms(s.latency_p50_s)} / {ms(s.latency_p95_s)}"),

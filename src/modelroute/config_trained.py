@@ -1,0 +1,76 @@
+"""The `trained` strategy of a route config: load the router file, match its models.
+
+A trained router knows models by the names in its training data (e.g. RouterBench's
+`gpt-4-1106-preview`); a route names them by their config names. `trained_names` matches
+them (config name first, then `target`, `from_litellm`, `target` without its provider
+prefix) and `trained_strategy` wraps the router in a `RenamedStrategy` when they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from modelroute.errors import ConfigError
+from modelroute.strategies.base import Strategy
+from modelroute.strategies.renamed import RenamedStrategy
+
+if TYPE_CHECKING:
+    from modelroute.config_schema import ModelConfig, StrategyConfig
+
+
+def trained_names(
+    models: Sequence[str], known: Sequence[str], model_configs: Mapping[str, ModelConfig]
+) -> dict[str, str]:
+    """The name a trained router knows each route model by, for route models it knows.
+
+    The config name wins; then the model's `target`, its `from_litellm` name, and its
+    `target` without the `provider/` prefix (`openai/gpt-4o` -> `gpt-4o`). A name that is
+    itself a route model's config name is not borrowed by another model."""
+    known_set, taken = set(known), set(models)
+    names: dict[str, str] = {}
+    for model in models:
+        mc = model_configs.get(model)
+        options = [model]
+        if mc is not None and mc.target:
+            options.append(mc.target)
+        if mc is not None and mc.from_litellm:
+            options.append(mc.from_litellm)
+        if mc is not None and mc.target:
+            options.append(mc.target.rsplit("/", 1)[-1])
+        for name in options:
+            if name in known_set and (name == model or name not in taken):
+                names[model] = name
+                taken.add(name)
+                break
+    return names
+
+
+def trained_strategy(
+    sc: StrategyConfig, path: str, models: Sequence[str], model_configs: Mapping[str, ModelConfig]
+) -> Strategy:
+    """Load a trained router file; every failure is a `ConfigError` naming `path`."""
+    assert sc.path is not None  # StrategyConfig requires it
+    try:
+        from modelroute.strategies.trained import TrainedRouter
+
+        strategy = TrainedRouter.load(sc.path, sc.lam)
+    except ImportError as exc:
+        if exc.name is not None and exc.name.split(".")[0] in ("numpy", "sklearn", "scipy"):
+            message = "the trained strategy needs the `ml` extra: pip install 'modelroute[ml]'"
+            raise ConfigError(path, message) from None
+        raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
+    except Exception as exc:  # unreadable, corrupt or foreign file: a config problem
+        raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
+    known = strategy.classifier.models
+    names = trained_names(models, known, model_configs)
+    if models and not names:
+        message = (
+            f"the router knows {list(known)}, none of the route's models {list(models)} "
+            "(a route model matches by its config name, `target` or `from_litellm`: "
+            f"e.g. `{models[0]}: {{target: {known[0]}}}`)"
+        )
+        raise ConfigError(path, message)
+    if all(config == name for config, name in names.items()):
+        return strategy
+    return RenamedStrategy(strategy, names)
