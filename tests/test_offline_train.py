@@ -123,3 +123,12 @@ def test_plan_family_is_capped_by_max_cheap(table: OutcomeTable) -> None:
             plan = point.setting
             assert isinstance(plan, Plan)
             assert sum(m != "m-big" for m in plan.stages) <= 1
+
+
+def test_the_classifier_reads_a_bounded_head_of_the_prompt() -> None:
+    from modelroute.offline.classifier import MAX_PROMPT_CHARS, prompt_text
+
+    long = "x" * (MAX_PROMPT_CHARS * 5)
+    text = prompt_text(long, "mbpp")
+    assert text.startswith("task:mbpp\n") and len(text) == len("task:mbpp\n") + MAX_PROMPT_CHARS
+    assert prompt_text("short prompt", None) == "task:-\nshort prompt"

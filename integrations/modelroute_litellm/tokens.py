@@ -8,16 +8,24 @@ Importing this module does not import LiteLLM.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from types import ModuleType
 from typing import Any
 
 from modelroute.catalog import estimate_tokens
-from modelroute.types import Request
+from modelroute.types import JSONDict, Message, Request
 
 TOKENIZERS_SUBDIR = os.path.join("litellm_core_utils", "tokenizers")
 """Where LiteLLM keeps its bundled tokenizer files, relative to the `litellm` package."""
+
+COUNT_CACHE_SIZE = 64
+"""How many (model, messages) input-token counts `litellm_token_counter` remembers."""
+
+COUNT_CACHE_MAX_CHARS = 65_536
+"""Longer conversations are counted every time: the cache holds its keys' messages, so
+this bounds what it keeps alive (64 x 64k characters at most)."""
 
 _litellm_module: ModuleType | None = None
 
@@ -62,19 +70,53 @@ def litellm_token_counter(model: str, request: Request) -> int:
     LiteLLM's default image size (no image is fetched). Falls back to
     `modelroute.catalog.estimate_tokens` when LiteLLM cannot count (unknown content shapes).
     Returns tokens (int, >= 0).
+
+    A request without tools whose messages are hashable (text content) and shorter than
+    `COUNT_CACHE_MAX_CHARS` is counted once per model: the last `COUNT_CACHE_SIZE` counts
+    are remembered, since one routed request is
+    counted several times for the same model (the route's context check, the model's context
+    check, the usage estimate when the provider reported none) and each count costs
+    LiteLLM's model lookups (~50 us).
     """
+    load_litellm()  # ImportError when LiteLLM is missing, not the fallback
+    try:
+        if not request.tools and _small(request.messages) and _hashable(request.messages):
+            return _cached_count(model, request.messages)
+        return _count(model, request.messages, request.tools)
+    except Exception:
+        return estimate_tokens(model, request)
+
+
+def _small(messages: tuple[Message, ...]) -> bool:
+    return sum(len(m.content) for m in messages if isinstance(m.content, str)) <= (
+        COUNT_CACHE_MAX_CHARS
+    )
+
+
+def _hashable(messages: tuple[Message, ...]) -> bool:
+    try:
+        hash(messages)
+    except TypeError:  # a list of content parts
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
+def _cached_count(model: str, messages: tuple[Message, ...]) -> int:
+    return _count(model, messages, None)
+
+
+def _count(model: str, messages: tuple[Message, ...], tools: tuple[JSONDict, ...] | None) -> int:
+    """`litellm.token_counter` of these messages and tools; raises what LiteLLM raises."""
     litellm = load_litellm()
     kwargs: dict[str, Any] = {
         "model": model,
-        "messages": [m.to_dict() for m in request.messages],
+        "messages": [m.to_dict() for m in messages],
         "use_default_image_token_count": True,
     }
-    if request.tools:
-        kwargs["tools"] = [dict(t) for t in request.tools]
-    try:
-        return int(litellm.token_counter(**kwargs))
-    except Exception:
-        return estimate_tokens(model, request)
+    if tools:
+        kwargs["tools"] = [dict(t) for t in tools]
+    return int(litellm.token_counter(**kwargs))
 
 
 def count_text_tokens(model: str, text: str) -> int:

@@ -11,6 +11,7 @@ Sizes: see `storm_support` (`MODELROUTE_STORM_REQUESTS=10000` for the issue's fu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -29,7 +30,9 @@ from storm_support import (
     SCRIPTS,
     SEED,
     SLACK_S,
+    LoopLag,
     fault_queues,
+    lateness_problem,
     match_server_calls,
     request_tag,
     route,
@@ -61,6 +64,7 @@ class Outcome:
     index: int
     stream: bool
     elapsed_s: float
+    started_at: float = 0.0  # time.monotonic() when the caller started it
     decision: Decision | None = None
     text: str | None = None  # the answer returned as whole
     received: str = ""  # stream chunks the caller received
@@ -77,7 +81,7 @@ def storm_server() -> Iterator[ServerProcess]:
 async def _one(router: Router, index: int, stream: bool) -> Outcome:
     prompt = f"{request_tag(index)} Tell me something."
     start = time.monotonic()
-    outcome = Outcome(index, stream, 0.0)
+    outcome = Outcome(index, stream, 0.0, start)
     try:
         if stream:
             routed = router.astream(prompt)
@@ -95,16 +99,17 @@ async def _one(router: Router, index: int, stream: bool) -> Outcome:
     return outcome
 
 
-def _check(outcome: Outcome) -> list[str]:
-    """What is wrong with one request's ending (empty when nothing)."""
+def _check(outcome: Outcome, lag: LoopLag) -> list[str]:
+    """What is wrong with one request's ending (empty when nothing); `lag` is the client
+    event loop's lag sampled during the storm."""
     d, err = outcome.decision, outcome.error
     if d is None:
         return [f"no decision; error {type(err).__name__}: {err}"]
     problems = []
-    limit = DEADLINE_S + SLACK_S
-    if outcome.elapsed_s > limit:
+    late = lateness_problem(outcome.started_at, outcome.elapsed_s, lag)
+    if late:
         steps = [(a.model, a.reason, round(a.latency_s, 1)) for a in d.attempts]
-        problems.append(f"took {outcome.elapsed_s:.1f} s > deadline + slack {limit} s: {steps}")
+        problems.append(f"{late}: {steps}")
     if err is None:
         expected = ANSWERS.get(d.responding_model or "")
         if outcome.text != expected:
@@ -131,17 +136,26 @@ def _check(outcome: Outcome) -> list[str]:
     return problems
 
 
-async def _storm(router: Router, requests: int, concurrency: int) -> list[Outcome]:
+async def _storm(router: Router, requests: int, concurrency: int, lag: LoopLag) -> list[Outcome]:
+    """Run the storm while `lag` samples the event loop's lag."""
     gate = asyncio.Semaphore(concurrency)
 
     async def guarded(index: int) -> Outcome:
         async with gate:
+            started = time.monotonic()
             try:
                 return await asyncio.wait_for(_one(router, index, index % 2 == 1), HANG_S)
             except TimeoutError:
-                return Outcome(index, index % 2 == 1, HANG_S, problems=["hung"])
+                hung = time.monotonic() - started
+                return Outcome(index, index % 2 == 1, hung, started, problems=["hung"])
 
-    return list(await asyncio.gather(*(guarded(i) for i in range(requests))))
+    monitor = asyncio.create_task(lag.monitor())
+    try:
+        return list(await asyncio.gather(*(guarded(i) for i in range(requests))))
+    finally:
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor
 
 
 async def _recover(router: Router, server: ServerProcess) -> list[Outcome]:
@@ -156,6 +170,7 @@ def test_fault_storm_loses_nothing_and_matches_the_server(storm_server: ServerPr
     server = storm_server
     server.reset()
     sink = MemorySink()
+    lag = LoopLag()
     router = Router(
         [route()],
         backend=LiteLLMBackend(api_base=server.base_url, api_key="sk-storm-not-a-key"),
@@ -175,7 +190,7 @@ def test_fault_storm_loses_nothing_and_matches_the_server(storm_server: ServerPr
             _ = [chunk async for chunk in backend.astream(info, hello, timeout_s=60)]
         for model, faults in fault_queues(REQUESTS, SEED).items():
             server.set_faults(model, faults)
-        outcomes = await _storm(router, REQUESTS, CONCURRENCY)
+        outcomes = await _storm(router, REQUESTS, CONCURRENCY, lag)
         await asyncio.to_thread(server.wait_idle, 30)
         calm = await _recover(router, server)
         await asyncio.to_thread(server.wait_idle, 30)
@@ -187,7 +202,7 @@ def test_fault_storm_loses_nothing_and_matches_the_server(storm_server: ServerPr
 
     # every request ended, with a typed ending that says what the caller got
     assert len(outcomes) == REQUESTS
-    bad = {o.index: o.problems or _check(o) for o in outcomes}
+    bad = {o.index: o.problems or _check(o, lag) for o in outcomes}
     bad = {i: p for i, p in bad.items() if p}
     assert not bad, f"{len(bad)} bad endings, e.g. {list(bad.items())[:5]}"
     assert all(o.error is None for o in calm), [str(o.error) for o in calm]
@@ -213,7 +228,8 @@ def test_fault_storm_loses_nothing_and_matches_the_server(storm_server: ServerPr
     print(
         f"\nstorm: {REQUESTS} requests at {CONCURRENCY} in {took:.0f} s: {dict(endings)}; "
         f"{called} calls, {unreached} never reached the server; reasons {dict(reasons)}; "
-        f"{len(sink.transitions)} breaker transitions"
+        f"{len(sink.transitions)} breaker transitions; "
+        f"worst loop lag {lag.worst_s:.2f} s over {len(lag.lag_s)} samples"
     )
 
 
@@ -235,3 +251,46 @@ def _check_breakers(router: Router, sink: MemorySink, outcomes: list[Outcome]) -
     )
     assert shed > 0, "an open breaker never shed a call"
     assert "open" not in router.breakers.states(router.clock.now()).values()
+
+
+def _lagged(*samples: tuple[float, float]) -> LoopLag:
+    lag = LoopLag()
+    for woke_at, lag_s in samples:
+        lag.record(woke_at, lag_s)
+    return lag
+
+
+LIMIT_S = DEADLINE_S + SLACK_S
+
+
+def test_lateness_within_the_loop_lag_seen_meanwhile_passes() -> None:
+    # 2 s past deadline + slack, while the loop woke a sleeper 3 s late in that window
+    lag = _lagged((100.0, 0.001), (110.0, 3.0), (120.0, 0.002))
+    assert lateness_problem(100.0, LIMIT_S + 2.0, lag) is None
+    assert lateness_problem(100.0, LIMIT_S, _lagged()) is None
+
+
+def test_lateness_beyond_the_lag_or_outside_its_window_fails() -> None:
+    # the same 3 s lag, but 4 s late: more than the lag explains
+    lag = _lagged((100.0, 0.001), (110.0, 3.0), (120.0, 0.002))
+    problem = lateness_problem(100.0, LIMIT_S + 4.0, lag)
+    assert problem is not None and "loop lag 3.00 s" in problem
+    # a lag long before the request started does not excuse it
+    assert lateness_problem(200.0, LIMIT_S + 2.0, lag) is not None
+
+
+def test_a_request_hung_until_the_http_clients_default_timeout_fails() -> None:
+    # 10 minutes (httpx/openai's default), with the loop lagging up to 2.5 s meanwhile
+    samples = [(1000.0 + i * 0.5, 0.01 + (i % 7) * 0.4) for i in range(1300)]
+    problem = lateness_problem(1000.0, 600.0, _lagged(*samples))
+    assert problem is not None and "took 600.0 s" in problem
+
+
+def test_the_lag_window_spans_the_sleep_that_straddles_its_end() -> None:
+    lag = _lagged((10.0, 0.0), (20.0, 0.0), (35.0, 9.0), (36.0, 0.0))
+    assert lag.max_in(11.0, 30.0) == 9.0  # the sleep waking at 35 s was asleep at 30 s
+    assert lag.max_in(36.5, 40.0) == 0.0
+    assert lag.max_in(0.0, 5.0) == 0.0
+    assert lag.worst_s == 9.0
+    wide = _lagged(*((float(i), float(i % 97)) for i in range(1000)))
+    assert wide.max_in(100.0, 150.0) == max(i % 97 for i in range(100, 152))
