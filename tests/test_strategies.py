@@ -296,10 +296,22 @@ def test_trained_strategy_errors_name_the_path(router_file: Path, tmp_path: Path
 def test_trained_strategy_without_the_ml_extra(
     router_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from modelroute import config_trained
+
     def missing(*args: object) -> None:
         raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
 
     monkeypatch.setattr(TrainedRouter, "load", missing)
+    config_trained._load.cache_clear()  # an earlier test may have loaded this file
     with pytest.raises(ConfigError, match=r"modelroute\[ml\]") as info:
         Router.from_config(trained_config(str(router_file)), backend=scripted({}))
     assert info.value.path == "routes.qa.strategy.path"
+
+
+def test_a_trained_router_file_is_loaded_once_per_config(router_file: Path) -> None:
+    from modelroute import config_trained
+
+    config_trained._load.cache_clear()
+    Router.from_config(trained_config(str(router_file)), backend=scripted({}))
+    info = config_trained._load.cache_info()
+    assert (info.misses, info.hits) == (1, 1)  # the check loads it, the build reuses it

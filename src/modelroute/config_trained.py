@@ -4,10 +4,17 @@ A trained router knows models by the names in its training data (e.g. RouterBenc
 `gpt-4-1106-preview`); a route names them by their config names. `trained_names` matches
 them (config name first, then `target`, `from_litellm`, `target` without its provider
 prefix) and `trained_strategy` wraps the router in a `RenamedStrategy` when they differ.
+
+Loading a config checks every route (which loads the file) and then builds the routes
+(which needs it again): `_load` remembers the last few files by path, size and
+modification time, so each file is unpickled once. A `TrainedRouter` is read-only, so
+routes may share one.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,6 +24,7 @@ from modelroute.strategies.renamed import RenamedStrategy
 
 if TYPE_CHECKING:
     from modelroute.config_schema import ModelConfig, StrategyConfig
+    from modelroute.strategies.trained import TrainedRouter
 
 
 def trained_names(
@@ -52,9 +60,8 @@ def trained_strategy(
     """Load a trained router file; every failure is a `ConfigError` naming `path`."""
     assert sc.path is not None  # StrategyConfig requires it
     try:
-        from modelroute.strategies.trained import TrainedRouter
-
-        strategy = TrainedRouter.load(sc.path, sc.lam)
+        stat = os.stat(sc.path)
+        strategy = _load(os.path.abspath(sc.path), stat.st_size, stat.st_mtime_ns, sc.lam)
     except ImportError as exc:
         if exc.name is not None and exc.name.split(".")[0] in ("numpy", "sklearn", "scipy"):
             message = "the trained strategy needs the `ml` extra: pip install 'modelroute[ml]'"
@@ -74,3 +81,12 @@ def trained_strategy(
     if all(config == name for config, name in names.items()):
         return strategy
     return RenamedStrategy(strategy, names)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, size: int, mtime_ns: int, lam: float | None) -> TrainedRouter:
+    """`TrainedRouter.load(path, lam)`, remembered while the file is unchanged (`size` and
+    `mtime_ns` are part of the key only so that a rewritten file is loaded again)."""
+    from modelroute.strategies.trained import TrainedRouter
+
+    return TrainedRouter.load(path, lam)

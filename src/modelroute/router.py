@@ -256,7 +256,8 @@ class Router:
         observers: Sequence[object] = (),
     ) -> RoutedAsyncStream:
         """Stream the answer. Falls back only before the first visible chunk; a later
-        failure raises `StreamInterrupted`. `decision` is set when the stream ends."""
+        failure raises `StreamInterrupted`, or, on a route with `resume_streams`, continues
+        the answer on the next model. `decision` is set when the stream ends."""
         plan = self._plan(request, route, stream=True, observers=observers)
         holder: list[Decision] = []
         finish = self._finisher(holder)
