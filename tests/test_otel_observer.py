@@ -460,13 +460,18 @@ def check_trees(otel: Otel, n: int) -> None:
         assert answered["gen_ai.response.model"] == f"{expected[-1][5:]}-2026"
 
 
+NEVER_OPENS = BreakerConfig(failure_threshold=10_000)
+
+
 def prompt(i: int) -> str:
     return f"fail {i}" if i % 2 else f"ok {i}"
 
 
 def test_twenty_concurrent_async_requests_build_twenty_correct_trees(otel: Otel) -> None:
     obs = otel.observer()
-    router = make_router(Jittery(otel), [obs])  # type: ignore[arg-type]
+    # Half the requests fail on m-a; with the default breaker (5 consecutive failures) an
+    # interleaving of five failures in a row opens it and an "ok" request skips m-a.
+    router = make_router(Jittery(otel), [obs], breaker=NEVER_OPENS)  # type: ignore[arg-type]
 
     async def one(i: int) -> bool:
         with otel.tracer.start_as_current_span("caller", attributes={"i": i}):
@@ -485,7 +490,9 @@ def test_twenty_concurrent_async_requests_build_twenty_correct_trees(otel: Otel)
 
 def test_twenty_concurrent_threads_build_twenty_correct_trees(otel: Otel) -> None:
     obs = otel.observer()
-    router = make_router(Jittery(otel), [obs])  # type: ignore[arg-type]
+    # Half the requests fail on m-a; with the default breaker (5 consecutive failures) an
+    # interleaving of five failures in a row opens it and an "ok" request skips m-a.
+    router = make_router(Jittery(otel), [obs], breaker=NEVER_OPENS)  # type: ignore[arg-type]
 
     def one(i: int) -> bool:
         with otel.tracer.start_as_current_span("caller", attributes={"i": i}):
