@@ -68,6 +68,27 @@ def _scored(report: ReplayReport, cv: dict[str, Any] | None = None) -> dict[str,
     return out
 
 
+def per_task(router: CascadeRouter | PromptClassifier, test: OutcomeTable) -> dict[str, Any]:
+    """Per task, against the baseline on the same held-out rows: the quality lost or won
+    (`quality_points`: percentage points of the baseline's total quality) and what the
+    router spent there (`cost_share`: fraction of the baseline's total cost)."""
+    outcome = router.run(test)
+    b = test.column(BASELINE)
+    total_q = float(test.quality[:, b].sum())
+    total_c = float(test.cost[:, b].sum())
+    tasks = np.asarray(test.tasks, dtype=object)
+    out: dict[str, Any] = {}
+    for task in sorted(set(test.tasks)):
+        rows = tasks == task
+        diff = float(outcome.quality[rows].sum() - test.quality[rows, b].sum())
+        out[task] = {
+            "quality_points": 100.0 * diff / total_q,
+            "cost_share": float(outcome.cost[rows].sum()) / total_c,
+            "baseline_cost_share": float(test.cost[rows, b].sum()) / total_c,
+        }
+    return out
+
+
 def _time_classifier(router: PromptClassifier, test: OutcomeTable, n: int = 200) -> float:
     from modelroute.catalog import Catalog
     from modelroute.strategies.trained import TrainedRouter
@@ -121,6 +142,7 @@ def run_split(table: OutcomeTable, holdout: float, seed: int, log: Any) -> dict[
             report = replay(calibrated, test, curve=label == "q95")
             cv = calibrated.calibration.choice.to_dict()
             results[f"{name}_{label}"] = _scored(report, cv)
+            results[f"{name}_{label}"]["per_task"] = per_task(calibrated, test)
             if label == "q95":
                 results[f"{name}_aiq"] = report.aiq
                 results[f"{name}_curve"] = report.curve
@@ -145,6 +167,8 @@ def run_split(table: OutcomeTable, holdout: float, seed: int, log: Any) -> dict[
 
 
 def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, min and max over the splits of each headline number and of each task's
+    quality points and cost share."""
     keys = [
         (f"{r}_{t}", m)
         for r in ("cascade", "tfidf_lr")
@@ -162,6 +186,15 @@ def _spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("cascade_aiq", "tfidf_lr_aiq"):
         values = [run[key] for run in runs]
         out[key] = {"mean": statistics.fmean(values), "min": min(values), "max": max(values)}
+    for key in ("cascade_q95", "cascade_q100"):
+        for task in runs[0][key]["per_task"]:
+            for metric in ("quality_points", "cost_share"):
+                values = [run[key]["per_task"][task][metric] for run in runs]
+                out[f"{key}.per_task.{task}.{metric}"] = {
+                    "mean": statistics.fmean(values),
+                    "min": min(values),
+                    "max": max(values),
+                }
     return out
 
 

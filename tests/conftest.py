@@ -8,10 +8,24 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # Offline traps (../shared/design/FACTS.md): LiteLLM's bundled price map, no model-hub lookups.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Property tests must not fail on a loaded machine: hypothesis' default 200 ms deadline per
+# example and its too-slow health check both measure wall-clock time. Tests that want a hang
+# guard set their own (generous) deadline. In CI (`.ci/run` sets CI) the examples are also
+# derandomized: the same examples on every run, so a red CI is never a lucky draw; local runs
+# keep drawing new ones.
+settings.register_profile(
+    "modelroute",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),
+)
+settings.load_profile("modelroute")
 
 if TYPE_CHECKING:
     from modelroute.provider_server import ProviderServer

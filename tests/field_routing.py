@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from helpers import PER_M
+from modelroute.backend import Backend
 from modelroute.catalog import Catalog, ModelInfo
 from modelroute.clock import Clock, FakeClock
 from modelroute.errors import ModelRouteError
@@ -87,14 +88,17 @@ def make_router(
     *,
     clock: Clock | None = None,
     names: Iterable[str] = PRICES,
+    wrap: Callable[[Backend], Backend] | None = None,
     **kwargs: Any,
 ) -> Setup:
-    """A router over `srv` through `LiteLLMBackend` (fake clock unless given)."""
+    """A router over `srv` through `LiteLLMBackend` (fake clock unless given); `wrap`, when
+    given, wraps the backend (e.g. to hold an answer until the test's condition holds)."""
     sink = MemorySink()
     clock = clock or FakeClock()
+    backend: Backend = LiteLLMBackend(api_base=srv.base_url, api_key=KEY)
     router = Router(
         routes,
-        backend=LiteLLMBackend(api_base=srv.base_url, api_key=KEY),
+        backend=wrap(backend) if wrap else backend,
         catalog=catalog(names),
         sinks=[sink],
         clock=clock,

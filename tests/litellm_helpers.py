@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
+from modelroute.catalog import ModelInfo
 from modelroute.records import Decision
 from modelroute.sinks import MemorySink
 
 KEY = "sk-local-test-litellm-7a41"  # a dummy key: the local server accepts any
+# How long to wait for LiteLLM's background logging: a bound for a hang, not a speed claim
+# (a loaded machine can take seconds; the waits return as soon as the condition holds).
+WAIT_S = 60.0
 
 # USD per 1M tokens (the field cases' price table, ../shared/cases/field-cases.md)
 PRICES = {
@@ -54,6 +58,14 @@ def deployment(
     }
 
 
+def local_model(name: str, base_url: str, **info: Any) -> ModelInfo:
+    """Provider-server model `name` (called as `openai/<name>` at `base_url`) at USD 1 / 2 per
+    1M input / output tokens unless `info` says otherwise (any other `ModelInfo` field)."""
+    info.setdefault("input_cost_per_token", 1e-6)
+    info.setdefault("output_cost_per_token", 2e-6)
+    return ModelInfo(name, provider="local", target=f"openai/{name}", api_base=base_url, **info)
+
+
 def router(model_list: Sequence[dict[str, Any]], **settings: Any) -> Any:
     """A `litellm.Router` over `model_list` with LiteLLM's own retries off unless given."""
     import litellm
@@ -62,8 +74,8 @@ def router(model_list: Sequence[dict[str, Any]], **settings: Any) -> Any:
     return litellm.Router(model_list=list(model_list), **settings)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll `predicate` every 10 ms until it holds or `timeout` seconds pass."""
+def wait_for(predicate: Callable[[], bool], timeout: float = WAIT_S) -> bool:
+    """Poll `predicate` every 10 ms until it holds or `timeout` seconds pass (default `WAIT_S`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -72,7 +84,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     return predicate()
 
 
-async def await_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+async def await_for(predicate: Callable[[], bool], timeout: float = WAIT_S) -> bool:
     """`wait_for` for coroutines: yields to the event loop between polls."""
     import asyncio
 
@@ -84,7 +96,7 @@ async def await_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool
     return predicate()
 
 
-def decisions(sink: MemorySink, count: int, timeout: float = 5.0) -> list[Decision]:
+def decisions(sink: MemorySink, count: int, timeout: float = WAIT_S) -> list[Decision]:
     """The sink's decisions once there are `count` (fails if more arrive or too few).
     Blocks: in a coroutine use `adecisions`, or LiteLLM's logging tasks cannot run."""
     wait_for(lambda: len(sink.decisions) >= count, timeout)
@@ -92,7 +104,7 @@ def decisions(sink: MemorySink, count: int, timeout: float = 5.0) -> list[Decisi
     return list(sink.decisions)
 
 
-async def adecisions(sink: MemorySink, count: int, timeout: float = 5.0) -> list[Decision]:
+async def adecisions(sink: MemorySink, count: int, timeout: float = WAIT_S) -> list[Decision]:
     """`decisions` for coroutines."""
     await await_for(lambda: len(sink.decisions) >= count, timeout)
     assert len(sink.decisions) == count, [d.route for d in sink.decisions]
@@ -116,3 +128,34 @@ def restored_callbacks() -> Iterator[None]:
     finally:
         for name, value in saved.items():
             setattr(litellm, name, value)
+
+
+def warm_up_litellm() -> None:
+    """Import LiteLLM and make one call of each kind (sync/async, whole/streamed) through
+    `LiteLLMBackend` against a throw-away provider server.
+
+    The first LiteLLM call in a process imports LiteLLM and then more of it lazily (seconds
+    on a loaded machine). A router's attempt, first-token and stall limits count that time,
+    so a test with limits of a few seconds would time out only when it happens to be the
+    first LiteLLM test to run. Call this (e.g. from a module-scoped fixture) before them.
+    """
+    import asyncio
+
+    from modelroute.catalog import ModelInfo
+    from modelroute.provider_server import ProviderServer, default_scripts
+    from modelroute.types import Request
+    from modelroute_litellm import LiteLLMBackend
+
+    with ProviderServer(default_scripts()).running() as server:
+        backend = LiteLLMBackend(api_base=server.base_url, api_key=KEY)
+        model = ModelInfo("m-a", provider="local", target="openai/m-a")
+        request = Request.of("warm up")
+        backend.call(model, request, timeout_s=120.0)
+        list(backend.stream(model, request, timeout_s=120.0))
+
+        async def both() -> None:
+            await backend.acall(model, request, timeout_s=120.0)
+            async for _ in backend.astream(model, request, timeout_s=120.0):
+                pass
+
+        asyncio.run(both())

@@ -46,8 +46,35 @@ class RedisServer:
             self.process.wait(timeout=5)
 
 
-def start_redis(timeout_s: float = 5.0) -> RedisServer:
-    """Start redis-server on a free loopback port, without persistence; wait until it answers."""
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses every connection during the test: bound, so nothing
+    else can take it (as could happen to a port merely found free), but not listening."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        yield port
+
+
+def start_redis(timeout_s: float = 30.0, tries: int = 5) -> RedisServer:
+    """Start redis-server on a free loopback port, without persistence; wait until it answers.
+
+    A port found free can be taken (e.g. as another connection's source port) before
+    redis-server binds it: then redis-server exits at once and another port is tried.
+    """
+    for _ in range(tries - 1):
+        try:
+            return _start_redis(timeout_s)
+        except _ExitedEarly:
+            continue
+    return _start_redis(timeout_s)
+
+
+class _ExitedEarly(RuntimeError):
+    pass
+
+
+def _start_redis(timeout_s: float) -> RedisServer:
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     port = free_port()
     args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
@@ -56,7 +83,7 @@ def start_redis(timeout_s: float = 5.0) -> RedisServer:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with code {proc.returncode}")
+            raise _ExitedEarly(f"redis-server exited with code {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
                 conn.sendall(b"PING\r\n")

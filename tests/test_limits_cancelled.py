@@ -111,7 +111,9 @@ def test_a_thousand_stopped_streams_leave_nothing_reserved_and_pay_for_every_one
 
 # -- end to end: the local provider server's slow stream over real HTTP ------------------------
 
-SLOW = {"m-a": ModelScript(chunks=40, chunk_delay=0.02, usage=Usage(12, 40))}
+# 40 chunks 0.1 s apart: the callers stop after 3, long before the 4 s stream could end on its
+# own (with 0.02 s, a loaded machine late by under a second would see it end and not disconnect)
+SLOW = {"m-a": ModelScript(chunks=40, chunk_delay=0.1, usage=Usage(12, 40))}
 PRICED = Catalog(
     [
         ModelInfo(

@@ -192,10 +192,13 @@ def test_a_cancelled_call_releases_its_reservation() -> None:
     clock = FakeClock()
     guard = LimitsGuard(catalog(), budgets=[Budget("team", 1.0)], clock=clock)
 
+    entered = asyncio.Event()  # set once the call is inside the backend
+
     class Hangs(FakeBackend):
         async def acall(
             self, model: ModelInfo, request: Request, *, timeout_s: float | None
         ) -> Response:
+            entered.set()
             await asyncio.sleep(10)
             raise AssertionError("unreachable")
 
@@ -209,7 +212,7 @@ def test_a_cancelled_call_releases_its_reservation() -> None:
 
     async def go() -> None:
         task = asyncio.create_task(router.acomplete(Request.of("hi", team="t1", max_tokens=9)))
-        await asyncio.sleep(0.01)
+        await entered.wait()  # not a sleep: the task may need longer to get there
         assert guard.budget_usage("team", "t1").reserved_usd > 0
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

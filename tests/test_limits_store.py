@@ -42,7 +42,7 @@ def test_reserve_is_atomic_under_concurrent_threads(store: LimitStore) -> None:
     admitted: list[bool] = []
 
     def one(i: int) -> None:
-        barrier.wait(5)
+        barrier.wait(60)  # a bound for a hang: 40 thread starts on a loaded machine
         admitted.append(store.reserve([], [hold(3, 100, f"t{i}")], NOW) is None)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]

@@ -75,6 +75,9 @@ pytestmark = [
 ]
 
 KEY = "sk-local-test-9f3b2c"  # a dummy key: the local server accepts any
+# A read timeout / server delay far past what a prompt close or timeout takes on a loaded
+# machine: tests assert they finished in half of it, so waiting it out still fails them.
+READ_S = 60.0
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "litellm_backend"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -285,15 +288,15 @@ async def test_stopping_a_stream_early_closes_the_connection(
     provider_server: ProviderServer, backend: LiteLLMBackend
 ) -> None:
     provider_server.set_faults("m-a", [StreamStall(after_chunks=1)])  # then silent for good
-    stream = backend.astream(info(), Request.of("hi"), timeout_s=5.0)
+    stream = backend.astream(info(), Request.of("hi"), timeout_s=READ_S)
     async for chunk in stream:
         assert chunk.text == "Hello "
         break
     started = time.monotonic()
     await stream.aclose()  # type: ignore[attr-defined]
     # wait in a thread: the client's loop must run to finish closing its socket
-    assert await asyncio.to_thread(provider_server.wait_idle, 2.0)  # the server saw it go...
-    assert time.monotonic() - started < 1.0  # ...at once, not at the 5 s read timeout
+    assert await asyncio.to_thread(provider_server.wait_idle, READ_S)  # the server saw it go...
+    assert time.monotonic() - started < READ_S / 2  # ...at once, not at the read timeout
     (record,) = provider_server.requests("m-a")
     assert record.disconnected
 
@@ -302,12 +305,12 @@ def test_stopping_a_sync_stream_early_closes_the_connection(
     provider_server: ProviderServer, backend: LiteLLMBackend
 ) -> None:
     provider_server.set_faults("m-a", [StreamStall(after_chunks=1)])
-    stream = backend.stream(info(), Request.of("hi"), timeout_s=5.0)
+    stream = backend.stream(info(), Request.of("hi"), timeout_s=READ_S)
     assert next(stream).text == "Hello "
     started = time.monotonic()
     stream.close()  # type: ignore[attr-defined]
-    assert provider_server.wait_idle(2.0)
-    assert time.monotonic() - started < 1.0
+    assert provider_server.wait_idle(READ_S)
+    assert time.monotonic() - started < READ_S / 2  # at once, not at the read timeout
     assert provider_server.requests("m-a")[0].disconnected
 
 
@@ -422,7 +425,9 @@ async def test_rate_limit_retry_after_and_reason(
     assert provider_server.calls("m-a") == 2
 
 
-@pytest.mark.parametrize("fault", [Healthy(delay=2.0), NoResponse()], ids=["delay", "no_response"])
+@pytest.mark.parametrize(
+    "fault", [Healthy(delay=READ_S), NoResponse()], ids=["delay", "no_response"]
+)
 async def test_timeout_one_request(
     provider_server: ProviderServer, backend: LiteLLMBackend, fault: Fault
 ) -> None:
@@ -430,7 +435,7 @@ async def test_timeout_one_request(
     started = time.monotonic()
     with pytest.raises(ProviderTimeout) as caught:
         await backend.acall(info(), Request.of("hi"), timeout_s=0.3)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < READ_S / 2  # gave up long before the answer came
     assert caught.value.status_code is None
     with pytest.raises(ProviderTimeout):
         backend.call(info(), Request.of("hi"), timeout_s=0.3)

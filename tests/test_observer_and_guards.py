@@ -141,10 +141,13 @@ def test_request_refusal_raises_the_limit_error_with_its_decision(mode: str) -> 
 
 
 def test_cancelled_call_releases_its_reservation_and_is_recorded() -> None:
+    entered = asyncio.Event()  # set once the call is inside the backend
+
     class Hangs:
         async def acall(
             self, model: ModelInfo, request: Request, *, timeout_s: float | None
         ) -> object:
+            entered.set()
             await asyncio.sleep(10)
             raise AssertionError("unreachable")
 
@@ -161,7 +164,7 @@ def test_cancelled_call_releases_its_reservation_and_is_recorded() -> None:
 
     async def go() -> None:
         task = asyncio.create_task(r.acomplete("hi"))
-        await asyncio.sleep(0.01)
+        await entered.wait()  # not a sleep: the task may need longer to get there
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -7,12 +7,15 @@ import pytest
 
 from modelroute.offline.calibrate import (
     Calibration,
+    Choice,
     CrossCheck,
     Half,
     OperatingPoint,
     Target,
+    best_calibration,
     cross_checked_goal,
     frontier,
+    rank_key,
     select,
 )
 
@@ -131,3 +134,44 @@ def test_settings_at_sweep_prices_follow_the_cost_axis_whatever_the_target() -> 
     cheapest = cal.sweep()[0]  # the cheapest combination: the cost-0 point
     assert cal.settings(cheapest) == {"g": "g@0"}
     assert cal.settings(cheapest, "strong") == {"g": "g@1"}
+
+
+def _family(*points: tuple[float, float]) -> Calibration:
+    pts = {"g": [OperatingPoint("g", f"{c}:{q}", 10, q, c, 0.0) for c, q in points]}
+    return Calibration.fit(pts, Target(quality=0.95), rows=10, baseline_quality=10)
+
+
+def test_each_target_gets_the_family_that_serves_it_best() -> None:
+    small = _family((1, 9.5), (6, 9.8))  # cheap at 95%, never reaches 100%
+    large = _family((2, 9.5), (4, 10.2))  # dearer at 95%, reaches 100%
+    at_95 = best_calibration([small, large], Target(quality=0.95))
+    at_100 = best_calibration([small, large], Target(quality=1.0))
+    assert at_95.choice.cost == pytest.approx(0.1) and at_95.choice.target_met
+    assert at_100.choice.quality == pytest.approx(1.02) and at_100.choice.target_met
+    short = best_calibration([small, large], Target(quality=1.1))  # neither: the best quality
+    assert short.choice.quality == pytest.approx(1.02) and not short.choice.target_met
+    with pytest.raises(ValueError, match="no calibration"):
+        best_calibration([], Target(quality=0.95))
+
+
+def test_rank_key_prefers_confirmed_then_reached_then_cheap() -> None:
+    goal = Target(quality=1.0)
+
+    def choice(quality: float, cost: float, met: bool) -> Choice:
+        return Choice(goal, 0.0, {}, quality, cost, 0.0, met)
+
+    ranked = sorted(
+        [
+            choice(0.99, 0.1, False),  # short of the target
+            choice(1.02, 0.9, False),  # reached on training rows, not confirmed, dear
+            choice(1.01, 0.5, False),  # reached, not confirmed, cheaper
+            choice(1.00, 0.95, True),  # confirmed
+        ],
+        key=rank_key,
+    )
+    assert [(c.quality, c.cost) for c in ranked] == [
+        (1.0, 0.95),
+        (1.01, 0.5),
+        (1.02, 0.9),
+        (0.99, 0.1),
+    ]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from modelroute.errors import ModelRouteError
-from modelroute.offline.calibrate import Target
+from modelroute.offline.artifact import load_router, save_router
+from modelroute.offline.calibrate import Target, best_calibration
 from modelroute.offline.cascade import CascadeRouter, Plan
 from modelroute.offline.classifier import PromptClassifier
 from modelroute.offline.data import OutcomeTable, load_outcomes
@@ -123,6 +124,26 @@ def test_plan_family_is_capped_by_max_cheap(table: OutcomeTable) -> None:
             plan = point.setting
             assert isinstance(plan, Plan)
             assert sum(m != "m-big" for m in plan.stages) <= 1
+
+
+def test_retarget_picks_the_plan_family_for_each_target(
+    table: OutcomeTable, cascade: CascadeRouter, tmp_path: Path
+) -> None:
+    assert len(cascade.families) == 3  # "at most k cheap models", k = 1, 2, 3
+    for goal in (0.8, 1.0):
+        target = Target(quality=goal)
+        again = cascade.retarget(target)
+        expected = best_calibration(cascade.families, target)
+        assert again.plans() == {g: p.setting for g, p in expected.choice.points.items()}
+        assert again.families == cascade.families
+        again.run(table)  # every family's plans kept their acceptance models
+    save_router(cascade, tmp_path / "r.bin")
+    loaded = load_router(tmp_path / "r.bin")
+    assert isinstance(loaded, CascadeRouter) and len(loaded.families) == 3
+    del loaded.families  # a router saved before families existed
+    old = loaded.retarget(Target(quality=1.0))
+    assert old.families == ()
+    assert old.calibration.choice.target.quality == 1.0
 
 
 def test_the_classifier_reads_a_bounded_head_of_the_prompt() -> None:

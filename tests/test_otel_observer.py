@@ -291,10 +291,13 @@ def test_guard_refusal_keeps_a_short_skipped_span_and_an_event(otel: Otel, mode:
 
 
 def test_cancelled_request_ends_its_spans_and_restores_the_context(otel: Otel) -> None:
+    entered = asyncio.Event()  # set once the call is inside the backend
+
     class Hangs:
         async def acall(
             self, model: ModelInfo, request: Request, *, timeout_s: float | None
         ) -> Response:
+            entered.set()
             await asyncio.sleep(10)
             raise AssertionError("unreachable")
 
@@ -311,7 +314,7 @@ def test_cancelled_request_ends_its_spans_and_restores_the_context(otel: Otel) -
 
     async def main() -> None:
         task = asyncio.create_task(request())
-        await asyncio.sleep(0.01)
+        await entered.wait()  # not a sleep: the task may need longer to get there
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -26,7 +26,7 @@ def test_shadow_decisions_are_counted_apart_from_requests() -> None:
     )
     for i in range(3):
         router.complete(Request.of(f"question {i}", user=f"u{i}"))
-    assert router.drain_shadows(timeout_s=10)
+    assert router.drain_shadows(timeout_s=60)
     decisions = list(sink.decisions)
     shadows = [d for d in decisions if d.shadow_of is not None]
     assert len(shadows) == 3 and all(d.responding_model == "m-strong" for d in shadows)

@@ -22,7 +22,7 @@ __all__ = ["add_run_metadata", "route_chunk", "summary", "with_route_metadata"]
 
 def summary(decision: Decision) -> dict[str, Any]:
     """The decision's facts LangChain callers see."""
-    answered = decision.attempts[-1] if decision.outcome.succeeded else None
+    answered = decision.answering_attempt
     return {
         "route": decision.route,
         "request_id": decision.request_id,

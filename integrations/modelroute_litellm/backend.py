@@ -4,7 +4,8 @@ One attempt is one HTTP request: retries are off at every layer (`num_retries=0`
 LiteLLM, `max_retries=0` for the openai client); modelroute's engine owns retries and
 fallbacks. Every failure is raised as a `modelroute.errors.ProviderError` subclass (see
 `modelroute_litellm.errors`), raised outside the `except` block so the original exception
-(which may echo credentials) is not chained. LiteLLM is imported on first use, not on import.
+(which may echo credentials) is not chained. LiteLLM is imported when a backend is built
+(not when this module is imported), so the first call's attempt timeout never pays for it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class LiteLLMBackend:
       `extra_headers`); they cannot turn retries back on or change the stream settings.
     - `quiet`: set `litellm.suppress_debug_info` on first use (LiteLLM otherwise prints a
       "Give Feedback / Get Help" banner on every failed call).
+    - `preload`: import LiteLLM now (6-14 s once per process on these machines) rather than
+      inside the first call, where the import would count against that attempt's timeout
+      (an async attempt with a limit under ~15 s would time out and fall back for nothing).
+      `False` defers it to the first call. Raises ImportError when LiteLLM is missing.
 
     `timeout_s` (seconds, None = LiteLLM's default) is passed to LiteLLM, which gives it to
     the HTTP client (connect and each read). `acall` also caps the whole call at `timeout_s`.
@@ -52,11 +57,14 @@ class LiteLLMBackend:
         api_key: str | None = None,
         extra_kwargs: Mapping[str, Any] | None = None,
         quiet: bool = True,
+        preload: bool = True,
     ) -> None:
         self.api_base = api_base
         self._api_key = api_key
         self.extra_kwargs: dict[str, Any] = dict(extra_kwargs or {})
         self.quiet = quiet
+        if preload:
+            self._litellm()
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "unset"

@@ -226,6 +226,14 @@ def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> li
             for model, specs in rc.tier_validators.items()
         }
         b, t = rc.backoff, rc.timeouts
+        ranker = build_strategy(
+            rc.strategy, f"routes.{name}.strategy", tracker, route_models, cfg.models
+        )
+        if rc.verifier is not None and hasattr(ranker, "judge"):  # a learned cascade
+            raise ConfigError(
+                f"routes.{name}.verifier",
+                "the route's trained cascade judges answers itself; drop the verifier",
+            )
         routes.append(
             Route(
                 name=name,
@@ -239,9 +247,7 @@ def build_routes(cfg: RouterConfig, tracker: LatencyTracker | None = None) -> li
                     max_retry_after_s=b.max_retry_after_s,
                 ),
                 timeouts=Timeouts(t.attempt_s, t.deadline_s, t.first_token_s, t.stall_s),
-                ranker=build_strategy(
-                    rc.strategy, f"routes.{name}.strategy", tracker, route_models, cfg.models
-                ),
+                ranker=ranker,
                 tier_validators=tiers,
                 max_input_tokens=rc.max_input_tokens,
                 overflow_route=rc.overflow_route,

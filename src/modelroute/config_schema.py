@@ -91,8 +91,8 @@ class StrategyConfig(_Strict):
 
     `type`: `fallback` (static order), `cheapest`, `fastest` (`metric`: latency|ttft),
     `split` (`weights`, `key`, `salt`), `threshold` (`scorer`: heuristic, `thresholds`),
-    `trained` (`path`: a router file saved by `modelroute train --kind classifier`, relative
-    to the config file's folder; `lam`: overrides its calibrated price of cost).
+    `trained` (`path`: a router file saved by `modelroute train`, a classifier or a cascade,
+    relative to the config file's folder; `lam`: overrides its calibrated price of cost).
     """
 
     type: Literal["fallback", "cheapest", "fastest", "split", "threshold", "trained"] = "fallback"

@@ -3,12 +3,14 @@
 A trained router knows models by the names in its training data (e.g. RouterBench's
 `gpt-4-1106-preview`); a route names them by their config names. `trained_names` matches
 them (config name first, then `target`, `from_litellm`, `target` without its provider
-prefix) and `trained_strategy` wraps the router in a `RenamedStrategy` when they differ.
+prefix) and `trained_strategy` wraps a classifier router in a `RenamedStrategy` when they
+differ. A cascade file (`modelroute train --kind cascade`) becomes a `LearnedCascade`
+told the names itself (it also judges answers, in the router's names).
 
 Loading a config checks every route (which loads the file) and then builds the routes
 (which needs it again): `_load` remembers the last few files by path, size and
-modification time, so each file is unpickled once. A `TrainedRouter` is read-only, so
-routes may share one.
+modification time, so each file is unpickled once. A `TrainedRouter` or `LearnedCascade`
+is read-only, so routes may share one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from modelroute.strategies.renamed import RenamedStrategy
 
 if TYPE_CHECKING:
     from modelroute.config_schema import ModelConfig, StrategyConfig
+    from modelroute.strategies.learned_cascade import LearnedCascade
     from modelroute.strategies.trained import TrainedRouter
 
 
@@ -57,7 +60,8 @@ def trained_names(
 def trained_strategy(
     sc: StrategyConfig, path: str, models: Sequence[str], model_configs: Mapping[str, ModelConfig]
 ) -> Strategy:
-    """Load a trained router file; every failure is a `ConfigError` naming `path`."""
+    """Load a trained router file (a classifier or a cascade); every failure is a
+    `ConfigError` naming `path`."""
     assert sc.path is not None  # StrategyConfig requires it
     try:
         stat = os.stat(sc.path)
@@ -69,7 +73,12 @@ def trained_strategy(
         raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
     except Exception as exc:  # unreadable, corrupt or foreign file: a config problem
         raise ConfigError(path, f"cannot load router file {sc.path!r}: {exc}") from None
-    known = strategy.classifier.models
+    from modelroute.strategies.learned_cascade import LearnedCascade
+
+    if isinstance(strategy, LearnedCascade):
+        cascade, known = strategy, strategy.models
+    else:
+        cascade, known = None, strategy.classifier.models
     names = trained_names(models, known, model_configs)
     if models and not names:
         message = (
@@ -78,15 +87,33 @@ def trained_strategy(
             f"e.g. `{models[0]}: {{target: {known[0]}}}`)"
         )
         raise ConfigError(path, message)
+    if cascade is not None:
+        missing = [m for m in cascade.needed_models if m not in names.values()]
+        if missing:
+            message = (
+                f"the cascade calls {missing}, which match none of the route's models "
+                f"{list(models)} (its plans' stages and its baseline, for unseen tasks, must "
+                "be route models, by config name, `target` or `from_litellm`)"
+            )
+            raise ConfigError(path, message)
+        if any(config != name for config, name in names.items()):
+            return cascade.renamed(names)
+        return cascade
     if all(config == name for config, name in names.items()):
         return strategy
     return RenamedStrategy(strategy, names)
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, size: int, mtime_ns: int, lam: float | None) -> TrainedRouter:
-    """`TrainedRouter.load(path, lam)`, remembered while the file is unchanged (`size` and
-    `mtime_ns` are part of the key only so that a rewritten file is loaded again)."""
+def _load(path: str, size: int, mtime_ns: int, lam: float | None) -> TrainedRouter | LearnedCascade:
+    """The router file at `path` as a strategy (`TrainedRouter` for a classifier,
+    `LearnedCascade` for a cascade, at price `lam`), remembered while the file is unchanged
+    (`size` and `mtime_ns` are part of the key only so that a rewritten file is loaded
+    again)."""
+    from modelroute.offline.artifact import read_header
+    from modelroute.strategies.learned_cascade import LearnedCascade
     from modelroute.strategies.trained import TrainedRouter
 
+    if read_header(path).get("kind") == "cascade":  # the header is read without unpickling
+        return LearnedCascade.load(path, lam)
     return TrainedRouter.load(path, lam)

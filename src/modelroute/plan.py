@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from modelroute.cascade_acceptance import CascadeStep, HeldAnswers, JudgeAnswers
 from modelroute.errors import (
     AllAttemptsFailed,
     LimitExceeded,
@@ -21,6 +22,7 @@ from modelroute.errors import (
 )
 from modelroute.observer import AttemptStarted, Observers, RequestStarted
 from modelroute.plan_actions import Action, Call, Done, GiveUp, Sleep, Verify
+from modelroute.plan_cascade import answered_decision, judged_answer, streamed_cascade
 from modelroute.plan_records import (
     attempt_record,
     decision_record,
@@ -64,6 +66,8 @@ class Plan:
     __slots__ = (
         "_attempts",
         "_deadline",
+        "_held",
+        "_judge",
         "_observed",
         "_pending_retry",
         "_pending_verify",
@@ -121,11 +125,18 @@ class Plan:
         self.routed_from = routed_from
         self.redact_user = redact_user  # records show its pseudonym of the request's user
         self._attempts: list[Attempt] = []
+        self._judge: JudgeAnswers | None = None
+        self._held: HeldAnswers | None = None  # a cascade's valid answers so far
         if route.ranker is None:
             self.ranking = _static_ranking(tuple(route.models))
         else:
             ranking = route.ranker.rank(request, route.models, catalog)
             self.ranking = _without_repeats(ranking)
+            judge = getattr(route.ranker, "judge", None)  # a cascade judges every answer
+            if judge is not None and stream:  # the caller sees text before it can be judged
+                self.ranking = streamed_cascade(self.ranking)
+            elif judge is not None:
+                self._judge, self._held = judge, HeldAnswers()
         self._queue = list(self.ranking.models)
         self._pending_retry: tuple[ModelInfo, int] | None = None
         self._pending_verify: tuple[tuple[Verdict, ...], Usage, float | None] | None = None
@@ -189,6 +200,8 @@ class Plan:
         verdicts = tuple([v(response, request) for v in validators])
         failed = next((v for v in verdicts if not v.ok), None)
         self.breakers.get(call.model.name).on_success(now, call.admission)
+        if failed is None and self._judge is not None and not committed:
+            return self._judged(call, response, usage, verdicts, ttft_s)
         verifier = self.route.verifier
         if failed is None and verifier is not None and not committed:
             self._pending_verify = (verdicts, usage, ttft_s)
@@ -317,6 +330,8 @@ class Plan:
             ttft_s=ttft_s,
         )
         self._record(attempt)
+        if self._resumed is not None and partial is not None:  # a continuation was cut short
+            self._resumed.stopped(call.model.name, call.index, partial.text)
         return self._conclude(RequestOutcome.CANCELLED)
 
     def on_dropped(self) -> Decision | None:
@@ -342,7 +357,38 @@ class Plan:
             action = self._call_or_skip(model, 0)
             if action is not None:
                 return action
+        if self._held:  # a cascade whose later stages failed: the best answer so far
+            assert self._judge is not None and self._held is not None
+            return self._answer(self._judge(self.request, self._held.texts(), True))
         return self._give_up(RequestOutcome.EXHAUSTED)
+
+    # -- cascades (see modelroute.cascade_acceptance) ------------------------------
+
+    def _judged(
+        self,
+        call: Call,
+        response: Response,
+        usage: Usage,
+        verdicts: tuple[Verdict, ...],
+        ttft_s: float | None,
+    ) -> Action:
+        """Hold a valid answer, ask the judge, record the attempt; accept or escalate."""
+        assert self._judge is not None and self._held is not None
+        self._held.add(call.model.name, response, call.index)
+        step = self._judge(self.request, self._held.texts(), not self._queue)
+        self._record(judged_answer(self, call, response, step, usage, verdicts, ttft_s))
+        return self._answer(step) if step.accept else self._next_candidate()
+
+    def _answer(self, step: CascadeStep) -> Done:
+        """End the request with the held answer `step` picked."""
+        assert self._held is not None and step.pick is not None
+        response, index = self._held.get(step.pick)
+        outcome = RequestOutcome.for_success(self._attempts)
+        decision = decision_record(self, outcome, self._attempts, self._resumed)
+        decision = answered_decision(decision, self._attempts[index], step)
+        if self._observed:
+            self.observers.request_finished(decision)
+        return Done(response, decision)
 
     def _model(self, name: str) -> ModelInfo:
         if name in self.catalog:  # the path is formatted only for an unknown name

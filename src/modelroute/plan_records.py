@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from modelroute.records import Attempt, AttemptOutcome, Decision, RequestOutcome, Verdict
+from modelroute.records_fast import new_attempt, new_decision
 from modelroute.types import Request, Response, Usage
 
 if TYPE_CHECKING:
@@ -24,14 +25,31 @@ if TYPE_CHECKING:
 def skipped_record(plan: Plan, index: int, model: ModelInfo, reason: str, detail: str) -> Attempt:
     """The attempt number `index` of a model skipped before any call (`reason`: why, e.g.
     `circuit_open`; `detail`: the specifics)."""
-    return Attempt(
-        index=index,
-        model=model.name,
-        provider=model.provider,
-        outcome=AttemptOutcome.SKIPPED,
-        reason=str(reason),
-        error_message=detail,
-        started_at=plan.clock.wall(),
+    return new_attempt(
+        index,
+        model.name,
+        model.provider,
+        AttemptOutcome.SKIPPED,
+        str(reason),
+        0,  # retry
+        None,  # error_type
+        detail,  # error_message
+        None,  # status_code
+        None,  # retry_after_s
+        0.0,  # latency_s
+        None,  # ttft_s
+        None,  # usage
+        0.0,  # cost_usd
+        None,  # baseline_cost_usd
+        None,  # response_model
+        None,  # finish_reason
+        None,  # priced_as
+        False,  # substituted
+        False,  # price_unknown
+        (),  # verdicts
+        None,  # verifier_model
+        0.0,  # verifier_cost_usd
+        plan.clock.wall(),  # started_at
     )
 
 
@@ -51,39 +69,49 @@ def attempt_record(
 ) -> Attempt:
     """The attempt `call` made, ended with `outcome`; priced (USD) from `usage` when given."""
     model = call.model
-    # priced as the model the provider says served the call (see Catalog.served_by); with
-    # no reported name that is the requested model, so the lookup is skipped
-    served = (
-        plan.catalog.served_by(model, response_model)
-        if usage is not None and response_model
-        else None
-    )
-    priced = served.model if served is not None else model
-    return Attempt(
-        index=call.index,
-        model=model.name,
-        provider=model.provider,
-        outcome=outcome,
-        reason=reason,
-        retry=call.retry,
-        error_type=type(error).__name__ if error is not None else None,
-        error_message=error.message if error is not None else error_message,
-        status_code=error.status_code if error is not None else None,
-        retry_after_s=error.retry_after if error is not None else None,
-        latency_s=plan.clock.now() - call.started_at,
-        ttft_s=ttft_s,
-        usage=usage,
-        cost_usd=priced.cost(usage) if usage is not None else 0.0,
-        baseline_cost_usd=(
-            plan.baseline.cost(usage) if usage is not None and plan.baseline else None
-        ),
-        response_model=response_model,
-        finish_reason=finish_reason,
-        priced_as=priced.name if usage is not None else None,
-        substituted=served is not None and served.substituted,
-        price_unknown=served is not None and not served.known,
-        verdicts=verdicts,
-        started_at=plan.started_wall + (call.started_at - plan.started_at),
+    now = plan.clock.now()
+    if usage is None:
+        cost, baseline_cost, priced_as, substituted, unknown = 0.0, None, None, False, False
+    else:
+        # priced as the model the provider says served the call (see Catalog.served_by);
+        # with no reported name that is the requested model, so the lookup is skipped
+        served = plan.catalog.served_by(model, response_model) if response_model else None
+        priced = model if served is None else served.model
+        cost, priced_as = priced.cost(usage), priced.name
+        baseline = plan.baseline
+        baseline_cost = baseline.cost(usage) if baseline else None
+        substituted = served is not None and served.substituted
+        unknown = served is not None and not served.known
+    if error is None:
+        error_type, status_code, retry_after_s = None, None, None
+    else:
+        error_type, error_message = type(error).__name__, error.message
+        status_code, retry_after_s = error.status_code, error.retry_after
+    return new_attempt(
+        call.index,
+        model.name,
+        model.provider,
+        outcome,
+        reason,
+        call.retry,
+        error_type,
+        error_message,
+        status_code,
+        retry_after_s,
+        now - call.started_at,  # latency_s
+        ttft_s,
+        usage,
+        cost,
+        baseline_cost,
+        response_model,
+        finish_reason,
+        priced_as,
+        substituted,
+        unknown,  # price_unknown
+        verdicts,
+        None,  # verifier_model
+        0.0,  # verifier_cost_usd
+        plan.started_wall + (call.started_at - plan.started_at),  # started_at
     )
 
 
@@ -109,35 +137,37 @@ def decision_record(
 ) -> Decision:
     """The request's `Decision` after `attempts` (in order), ended with `outcome`; `resumed`
     is the plan's resumption of a broken stream, if any."""
-    succeeded = outcome.succeeded
-    answered = attempts[-1] if succeeded else None
-    req, route, ranking = plan.request, plan.route, plan.ranking
-    return Decision(
-        request_id=plan.request_id,
-        route=route.name,
-        strategy=route.strategy,
-        candidates=ranking.models,
-        strategy_reason=ranking.reason or None,
-        score=ranking.score,
-        threshold=ranking.threshold,
-        tier=ranking.tier,
-        requires_human_review=route.require_human_review,
-        routed_from=plan.routed_from,
-        attempts=tuple(attempts),
-        outcome=outcome,
-        responding_model=answered.model if answered else None,
-        responding_provider=answered.provider if answered else None,
-        baseline_model=plan.baseline.name if plan.baseline else None,
-        cost_usd=sum([a.cost_usd for a in attempts]),
-        baseline_cost_usd=answered.baseline_cost_usd if answered else None,
-        latency_s=plan.clock.now() - plan.started_at,
-        started_at=plan.started_wall,
-        user=plan.redact_user(req.user) if plan.redact_user else req.user,
-        team=req.team,
-        task=req.task,
-        tags=req.tags,
-        prompt_version=req.prompt_version,
-        stream=plan.stream,
-        resumed=succeeded and resumed is not None,
-        segments=tuple(resumed.segments) if resumed is not None else (),
+    answered = attempts[-1] if outcome.succeeded else None
+    req, route, ranking, baseline = plan.request, plan.route, plan.ranking, plan.baseline
+    user = req.user
+    return new_decision(
+        plan.request_id,
+        route.name,
+        route.strategy,
+        ranking.models,  # candidates
+        tuple(attempts),
+        outcome,
+        answered.model if answered else None,  # responding_model
+        answered.provider if answered else None,  # responding_provider
+        baseline.name if baseline else None,  # baseline_model
+        sum([a.cost_usd for a in attempts]),  # cost_usd
+        answered.baseline_cost_usd if answered else None,
+        plan.clock.now() - plan.started_at,  # latency_s
+        plan.started_wall,  # started_at
+        plan.redact_user(user) if plan.redact_user else user,
+        req.team,
+        req.task,
+        req.tags,
+        req.prompt_version,
+        plan.stream,
+        ranking.reason or None,  # strategy_reason
+        ranking.score,
+        ranking.threshold,
+        ranking.tier,
+        route.require_human_review,  # requires_human_review
+        plan.routed_from,
+        resumed is not None and (answered is not None or resumed.by_several_models),  # resumed
+        tuple(resumed.segments) if resumed is not None else (),  # segments
+        None,  # shadow_of
+        {},  # extra
     )

@@ -202,9 +202,22 @@ class Decision:
         return tuple(a.model for a in self.attempts if a.outcome != AttemptOutcome.SKIPPED)
 
     @property
+    def answering_attempt(self) -> Attempt | None:
+        """The attempt whose answer was returned (None when none was): the last attempt,
+        unless a cascade returned an earlier stage's answer, then that stage's last attempt
+        (the one of `responding_model`)."""
+        if not self.outcome.succeeded or not self.attempts:
+            return None
+        last = self.attempts[-1]
+        if self.responding_model is None or last.model == self.responding_model:
+            return last
+        mine = (a for a in reversed(self.attempts) if a.model == self.responding_model)
+        return next(mine, last)
+
+    @property
     def served_model(self) -> str | None:
         """The model name the provider reported for the returned answer (None if none)."""
-        answered = self.attempts[-1] if self.outcome.succeeded and self.attempts else None
+        answered = self.answering_attempt
         return answered.response_model if answered is not None else None
 
     @property

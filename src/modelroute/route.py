@@ -30,7 +30,8 @@ class Route:
     `max_input_tokens` is enforced before any call: longer requests go to
     `overflow_route` when set, else raise `InputTooLong`. `require_human_review`
     marks every decision of this route so the application can hold it for a person.
-    `verifier` has a second model judge each answer (non-streaming calls only).
+    `verifier` has a second model judge each answer (non-streaming calls only); a ranker
+    that judges answers itself (a learned cascade) cannot be combined with one (ValueError).
     `resume_streams`: when a stream breaks after text reached the caller, continue the
     answer on the next model from that text (see `modelroute.stream_resume`) instead of
     raising `StreamInterrupted`. Off by default.
@@ -57,6 +58,11 @@ class Route:
     def __post_init__(self) -> None:
         if not self.models:
             raise ValueError(f"route {self.name!r} has no models")
+        if self.verifier is not None and hasattr(self.ranker, "judge"):
+            raise ValueError(
+                f"route {self.name!r}: a cascade strategy judges answers itself; "
+                "drop the route's verifier"
+            )
 
     @property
     def strategy(self) -> str:

@@ -283,7 +283,8 @@ class Router:
 
     def drain_shadows(self, timeout_s: float | None = None) -> bool:
         """Wait for the shadow copies `complete()` scheduled (see `modelroute.shadow`);
-        False when `timeout_s` seconds passed first."""
+        False when `timeout_s` seconds passed first. Interpreter exit waits for them only
+        `self.shadows.exit_wait_s` seconds (default 1), then drops them unrecorded."""
         return self.shadows.drain(timeout_s)
 
     async def adrain_shadows(self) -> None:

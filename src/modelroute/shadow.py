@@ -12,7 +12,7 @@ What a shadow call is, precisely:
 - Recorded as its own `Decision` through the router's sinks, with `strategy="shadow"` and
   `shadow_of` = the caller's request id. Its cost is in that record only, never in the
   caller's `Decision` or `Response`. Observers (OTel spans, LangChain runs, the latency
-  tracker) do not see it: they follow the caller's requests.
+  tracker) do not see it: they follow the caller's requests (why: below).
 - It passes the router's guards like any call: a shadow call's spend counts toward the
   team's USD budget and rate limits (it is real spend), and a guard's refusal drops the
   copy (recorded as `refused`), never the caller's request.
@@ -22,20 +22,42 @@ What a shadow call is, precisely:
 - Async (`acomplete`): the copy runs as a task on the caller's event loop, kept referenced
   until done. Await `Router.adrain_shadows()` before that loop closes (`asyncio.run` cancels
   what is left; a cancelled copy is recorded as `cancelled`). Sync (`complete`): the copy
-  runs on a small thread pool owned by the router (`max_workers` threads); call
-  `Router.drain_shadows()` to wait for it. At most `max_pending` copies wait or run at once;
-  beyond that, copies are dropped (counted in `ShadowRunner.dropped`; the `modelroute`
-  logger warns on the first drop and every 100th after it).
+  runs on up to `max_workers` daemon threads owned by the router (an idle one exits after
+  `idle_s`); call `Router.drain_shadows()` to wait for it. At most `max_pending` copies wait
+  or run at once; beyond that, copies are dropped (counted in `ShadowRunner.dropped`; the
+  `modelroute` logger warns on the first drop and every 100th after it).
+- Interpreter exit never waits long for sync copies: an `atexit` hook gives the copies
+  still waiting or running `exit_wait_s` seconds (default 1) to finish, then drops the rest:
+  queued ones are never sent, running ones die with the process (their provider call may
+  still be billed). Dropped copies have no record; they are counted in
+  `ShadowRunner.abandoned` and the `modelroute` logger warns with their number. Call
+  `Router.drain_shadows()` before exiting to keep them, and to be safe: a copy's thread
+  caught inside an import when the interpreter stops (LiteLLM imports lazily, e.g. on its
+  first error) can hold the import lock that clean-up at exit needs, and hang the exit.
+
+Observers do not see shadow copies, on purpose. An observer's events carry no mark
+that a request is a copy (`RequestStarted` has no `shadow_of`; only the sinks' record
+does), so the OTel observer would open an ordinary `modelroute.route` span for the copy
+and count it in the route's `modelroute.requests` and duration metrics, and a
+`LatencyTracker` would learn the candidate's latency as if it served the route: a copy
+would pass for an answered request. What a user wants in traces is the copy as a span of
+its own marked `modelroute.shadow_of=<request id>` and kept out of the request metrics;
+that needs `shadow_of` on `RequestStarted` and the OTel observer to read it. Until then,
+shadow latency and cost are in the shadow `Decision` records (`latency_s`, `cost_usd`,
+each attempt's `latency_s` and `ttft_s`), which `modelroute report` shows apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
+import functools
 import logging
 import os
 import random
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -45,6 +67,7 @@ from modelroute.errors import ModelRouteError
 from modelroute.plan import Plan
 from modelroute.policies import RetryPolicy
 from modelroute.route import Route
+from modelroute.shadow_pool import DaemonPool
 from modelroute.sinks import emit_all
 from modelroute.strategies.split import bucket, request_key
 
@@ -88,9 +111,11 @@ class Shadow:
 class ShadowRunner:
     """Schedules and tracks a router's shadow calls (see the module docstring).
 
-    `sinks` and `guards` are the router's; `max_workers` sizes the thread pool of sync
-    copies (created on first use); `max_pending` bounds copies waiting or running;
-    `dropped` counts copies not made because that bound was reached.
+    `sinks` and `guards` are the router's; `max_workers` bounds the daemon threads of sync
+    copies (started on demand, each ending after `idle_s` seconds idle); `max_pending`
+    bounds copies waiting or running; `dropped` counts copies not made because that bound
+    was reached; `exit_wait_s` is how long interpreter exit waits for sync copies, and
+    `abandoned` counts those it dropped (they have no record).
     """
 
     def __init__(
@@ -100,14 +125,19 @@ class ShadowRunner:
         *,
         max_workers: int = 2,
         max_pending: int = 64,
+        idle_s: float = 5.0,
+        exit_wait_s: float = 1.0,
     ) -> None:
         self._sinks = tuple(sinks)
         self._guards = tuple(guards)
         self.max_workers = max_workers
         self.max_pending = max_pending
+        self.idle_s = idle_s
+        self.exit_wait_s = exit_wait_s
         self.dropped = 0
+        self.abandoned = 0
         self._lock = threading.Lock()
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._futures: set[concurrent.futures.Future[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -117,6 +147,13 @@ class ShadowRunner:
         with self._lock:
             return len(self._futures) + len(self._tasks)
 
+    @property
+    def pool_threads(self) -> int:
+        """Daemon threads of sync copies alive now (at most `max_workers`)."""
+        with self._lock:
+            pool = self._pool
+        return 0 if pool is None else pool.threads
+
     def start(self, primary: Plan, backend: Backend) -> bool:
         """Schedule the copy of `primary`'s request on the thread pool, if it is shadowed.
         Returns whether a copy was scheduled."""
@@ -125,10 +162,10 @@ class ShadowRunner:
             return False
         with self._lock:
             if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self.max_workers, thread_name_prefix="modelroute-shadow"
-                )
-            future = self._pool.submit(self._run_sync, plan, primary.request_id, backend)
+                self._pool = DaemonPool(self.max_workers, "modelroute-shadow", idle_s=self.idle_s)
+                atexit.register(_abandon_at_exit, weakref.ref(self))
+            job = functools.partial(self._run_sync, plan, primary.request_id, backend)
+            future = self._pool.submit(job)
             self._futures.add(future)
         future.add_done_callback(self._forget_future)
         return True
@@ -153,6 +190,20 @@ class ShadowRunner:
             futures = set(self._futures)
         _, not_done = concurrent.futures.wait(futures, timeout_s)
         return not not_done
+
+    def abandon(self, timeout_s: float | None = None) -> int:
+        """Wait up to `timeout_s` for the sync copies, then drop the rest: queued ones are
+        cancelled, running ones are left to their thread. Returns how many were dropped
+        (also added to `abandoned`). Called at interpreter exit with `exit_wait_s`."""
+        if self.drain(timeout_s):
+            return 0
+        with self._lock:
+            futures = [f for f in self._futures if not f.done()]
+            self._futures.difference_update(futures)
+            self.abandoned += len(futures)
+        for future in futures:
+            future.cancel()  # a no-op for one already running
+        return len(futures)
 
     async def adrain(self) -> None:
         """Wait until every async copy scheduled on this event loop has finished."""
@@ -217,6 +268,22 @@ class ShadowRunner:
     def _forget_task(self, task: asyncio.Task[None]) -> None:
         with self._lock:
             self._tasks.discard(task)
+
+
+def _abandon_at_exit(ref: weakref.ref[ShadowRunner]) -> None:
+    """At interpreter exit: give a live runner's sync copies `exit_wait_s`, then drop the
+    rest with a warning (the copies' daemon threads die with the process)."""
+    runner = ref()
+    if runner is None:
+        return
+    dropped = runner.abandon(runner.exit_wait_s)
+    if dropped:
+        logger.warning(
+            "modelroute: %d shadow %s still pending at exit dropped, not recorded "
+            "(call Router.drain_shadows() before exiting to keep them)",
+            dropped,
+            "copy" if dropped == 1 else "copies",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,18 @@ class Resumption:
         self.text += text
         self.segments.append(Segment(model, attempt, start, len(self.text)))
 
+    def stopped(self, model: str, attempt: int, text: str) -> None:
+        """The caller stopped the stream (cancelled, closed) while attempt `attempt` of
+        `model` was continuing it, after receiving `text` from it ("" adds no segment)."""
+        if text:
+            self.add(model, attempt, text)
+
+    @property
+    def by_several_models(self) -> bool:
+        """More than one model wrote the text the caller received: the answer was resumed,
+        whether it then ended answered, interrupted or cancelled."""
+        return len({s.model for s in self.segments if s.end > s.start}) > 1
+
     def request_for(self, model: ModelInfo) -> Request:
         """The continuation request for `model` (prefill when it accepts one)."""
         return continuation_request(

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from field_routing import FILTERS, make_router
+from modelroute.backend import Backend
 from modelroute.breaker import BreakerConfig, BreakerRegistry
+from modelroute.catalog import ModelInfo
 from modelroute.clock import FakeClock
-from modelroute.provider_server import Healthy, ProviderServer
+from modelroute.provider_server import Healthy, ProviderServer, RequestRecord
 from modelroute.reasons import FallbackReason
 from modelroute.records import AttemptOutcome, Decision
 from modelroute.route import Route
 from modelroute.router import Router
+from modelroute.types import Request, Response, StreamChunk
 
 pytestmark = [pytest.mark.filterwarnings(f) for f in FILTERS]
 
@@ -32,6 +36,7 @@ BREAKER = BreakerConfig(
     failure_threshold=3, cooldown_s=2.0, half_open_max_probes=1, success_threshold=1
 )
 BURST = 20
+HOLD_S = 60.0  # how long a held probe answer waits for the rest of its burst, at most
 
 
 def _burst(router: Router, mode: str, n: int) -> list[Decision]:
@@ -63,6 +68,43 @@ def _burst(router: Router, mode: str, n: int) -> list[Decision]:
     return decisions
 
 
+class HoldProbe:
+    """`backend`, except that once `until` is set, an answer from m-a is handed back only
+    when m-b has received `until` requests (`waits` records whether that happened in time)."""
+
+    def __init__(self, backend: Backend, srv: ProviderServer) -> None:
+        self.backend, self.srv = backend, srv
+        self.until: int | None = None
+        self.waits: list[bool] = []
+
+    def _enough(self, records: list[RequestRecord]) -> bool:
+        return self.until is not None and sum(r.model == "m-b" for r in records) >= self.until
+
+    def call(self, model: ModelInfo, request: Request, *, timeout_s: float | None) -> Response:
+        response = self.backend.call(model, request, timeout_s=timeout_s)
+        if model.name == "m-a" and self.until is not None:
+            self.waits.append(self.srv.wait_for(self._enough, timeout=HOLD_S))
+        return response
+
+    async def acall(
+        self, model: ModelInfo, request: Request, *, timeout_s: float | None
+    ) -> Response:
+        response = await self.backend.acall(model, request, timeout_s=timeout_s)
+        if model.name == "m-a" and self.until is not None:
+            self.waits.append(await self.srv.wait_for_async(self._enough, timeout=HOLD_S))
+        return response
+
+    def stream(
+        self, model: ModelInfo, request: Request, *, timeout_s: float | None
+    ) -> Iterator[StreamChunk]:
+        return self.backend.stream(model, request, timeout_s=timeout_s)
+
+    def astream(
+        self, model: ModelInfo, request: Request, *, timeout_s: float | None
+    ) -> AsyncIterator[StreamChunk]:
+        return self.backend.astream(model, request, timeout_s=timeout_s)
+
+
 def _skipped_by_breaker(d: Decision) -> bool:
     first = d.attempts[0]
     return (first.model, first.outcome, first.reason) == (
@@ -76,7 +118,13 @@ def _skipped_by_breaker(d: Decision) -> bool:
 def test_half_open_admits_one_probe_per_burst(provider_server: ProviderServer, mode: str) -> None:
     srv = provider_server
     clock = FakeClock(start=T0)
-    setup = make_router(srv, [Route("r3", ("m-a", "m-b"))], clock=clock, breaker=BREAKER)
+    held: list[HoldProbe] = []
+
+    def hold(backend: Backend) -> Backend:
+        held.append(HoldProbe(backend, srv))
+        return held[0]
+
+    setup = make_router(srv, [Route("r3", ("m-a", "m-b"))], clock=clock, breaker=BREAKER, wrap=hold)
     router, sink = setup.router, setup.sink
     breaker = router.breakers.get("m-a")
     srv.set_default_fault("m-a", 503)  # while t < 4.0 s
@@ -90,7 +138,7 @@ def test_half_open_admits_one_probe_per_burst(provider_server: ProviderServer, m
     # P2, t = 2.2 s: 20 at once; exactly one probe reaches m-a and fails
     clock.advance(2.2)
     p2 = _burst(router, mode, BURST)
-    srv.wait_idle(5.0)
+    srv.wait_idle(30.0)
     assert srv.calls("m-a") == 4
     assert [d.responding_model for d in p2] == ["m-b"] * BURST
     probes = [d for d in p2 if not _skipped_by_breaker(d)]
@@ -111,15 +159,18 @@ def test_half_open_admits_one_probe_per_burst(provider_server: ProviderServer, m
     # 19 are served by m-b
     srv.set_default_fault("m-a", Healthy(delay=0.5))
     clock.advance(0.5)
+    # The probe's answer reaches the router only once the other 19 reached m-b: a slow
+    # machine cannot start one of them after the probe closed the breaker (it would go to
+    # m-a); others blocked behind the probe would never reach m-b and fail the wait.
+    held[0].until = srv.calls("m-b") + BURST - 1
     p3 = _burst(router, mode, BURST)
-    srv.wait_idle(5.0)
+    srv.wait_idle(30.0)
+    assert held[0].waits == [True]  # the 19 were served by m-b while the probe was in flight
     assert srv.calls("m-a") == 5
     assert sorted(d.responding_model or "" for d in p3) == ["m-a"] + ["m-b"] * (BURST - 1)
     assert sum(_skipped_by_breaker(d) for d in p3) == BURST - 1
     (probe,) = srv.requests("m-a")[-1:]
     assert probe.status == 200 and probe.finished_at is not None
-    p3_on_m_b = srv.requests("m-b")[-(BURST - 1) :]
-    assert all(r.received_at < probe.finished_at for r in p3_on_m_b)  # while it was in flight
     assert probe.finished_at - probe.received_at >= 0.5
     assert breaker.state_at(clock.now()) == "closed"
 

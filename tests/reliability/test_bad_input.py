@@ -39,9 +39,13 @@ from modelroute.route import Route
 from modelroute.router import Router
 from modelroute.types import Request
 
+# Each check takes milliseconds; the bound catches a hang or a pathological slow path, with
+# room for a loaded machine (speed itself is measured in bench/).
+HANG_S = 10.0
+
 SETTINGS = settings(
     max_examples=150,
-    deadline=5000,  # ms per example: a hang fails the test instead of stalling CI
+    deadline=20_000,  # ms per example: a hang fails the test instead of stalling CI
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     derandomize=True,
 )
@@ -156,7 +160,7 @@ def _check_config(config: Any) -> None:
     except Exception as exc:
         if not _known(exc):
             pytest.fail(f"untyped {type(exc).__name__} at {_where(exc)}: {exc}\n{config!r}")
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < HANG_S
 
 
 @SETTINGS
@@ -228,7 +232,7 @@ def _router() -> Router:
 def _check_request(
     build: Callable[[], Any], router: Router, *, stream: bool = False, name_the_field: bool = False
 ) -> None:
-    """Build a request and route it; typed endings only, well within two seconds. A refusal
+    """Build a request and route it; typed endings only, well within HANG_S. A refusal
     must come from where the request is built (and, with `name_the_field`, name a field)."""
     start = time.monotonic()
     try:
@@ -251,7 +255,7 @@ def _check_request(
         pass
     except Exception as exc:
         pytest.fail(f"untyped {type(exc).__name__} at {_where(exc)}: {exc}")
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
 
 
 # Well-typed shapes with bad values: these must already be handled.
@@ -434,7 +438,7 @@ def test_a_prompt_beyond_every_context_window_is_refused_without_a_call() -> Non
     start = time.monotonic()
     with pytest.raises(AllAttemptsFailed) as info:
         router.complete("word " * 1_000_000)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
     assert [a.reason for a in info.value.attempts] == ["context_window", "context_window"]
     assert router.backend.calls == []  # type: ignore[attr-defined]
 

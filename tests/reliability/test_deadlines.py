@@ -20,19 +20,22 @@ from modelroute.route import Route
 from modelroute.router import Router
 from modelroute.types import Request, StreamChunk
 
-DEADLINE_S = 0.6
-SLACK_S = 0.5  # a loaded machine's event loop may notice a timer late
+DEADLINE_S = 1.5
+STALL_S = 1.0  # ten times the gap between chunks: a loaded machine's late chunk is no stall
+GAP_S = 0.1
+CHUNKS = 60  # the whole answer takes CHUNKS * GAP_S = 6 s, four times the deadline
+SLACK_S = 2.5  # a loaded machine's event loop may notice a timer late; still < 6 s
 
 
 class Dribble:
-    """A stream of ten chunks, one every 0.15 s: each within a 0.5 s stall limit, the whole
-    answer (1.5 s) well past the deadline."""
+    """A stream of CHUNKS chunks, one every GAP_S: each within the stall limit, the whole
+    answer (6 s) well past the deadline."""
 
     async def astream(
         self, model: ModelInfo, request: Request, *, timeout_s: float | None
     ) -> AsyncIterator[StreamChunk]:
-        for i in range(10):
-            await asyncio.sleep(0.15)
+        for i in range(CHUNKS):
+            await asyncio.sleep(GAP_S)
             yield StreamChunk(text=f"w{i} ")
         yield StreamChunk(finish_reason="stop")
 
@@ -40,7 +43,7 @@ class Dribble:
 def _router(backend: Any, *, api: bool = False) -> Router:
     models = ("m-a", "m-b")
     catalog = Catalog(ModelInfo(n, target=f"openai/{n}" if api else None) for n in models)
-    timeouts = Timeouts(attempt_s=5.0, deadline_s=DEADLINE_S, stall_s=0.5, first_token_s=5.0)
+    timeouts = Timeouts(attempt_s=5.0, deadline_s=DEADLINE_S, stall_s=STALL_S, first_token_s=5.0)
     return Router([Route("r", models, timeouts=timeouts)], backend=backend, catalog=catalog)
 
 
@@ -71,7 +74,7 @@ def test_a_dribbling_stream_is_cut_at_the_request_deadline() -> None:
     [
         {
             "m-a": ModelScript(
-                answer=" ".join(f"w{i}" for i in range(10)), chunks=10, chunk_delay=0.15
+                answer=" ".join(f"w{i}" for i in range(CHUNKS)), chunks=CHUNKS, chunk_delay=GAP_S
             ),
             "m-b": ModelScript(),
         }
@@ -83,10 +86,12 @@ def test_a_dribbling_stream_is_cut_at_the_request_deadline() -> None:
 def test_over_http_no_request_outlives_its_deadline(
     provider_server: ProviderServer, stall: bool
 ) -> None:
+    from litellm_helpers import warm_up_litellm
     from modelroute_litellm import LiteLLMBackend
 
     backend = LiteLLMBackend(api_base=provider_server.base_url, api_key="sk-deadline")
     router = _router(backend, api=True)
+    warm_up_litellm()  # LiteLLM's first calls import for seconds: not inside the deadline
     asyncio.run(backend.acall(router.catalog.get("m-b"), Request.of("warm up"), timeout_s=60))
     if stall:
         provider_server.set_default_fault("m-a", NoResponse())

@@ -8,6 +8,7 @@ when stdout carries exactly one JSON object). Every number printed comes from
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -16,12 +17,43 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelroute.errors import ModelRouteError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from modelroute.demo.runner import DemoRow
     from modelroute.report.aggregate import ReportData
     from modelroute_otel import Telemetry
+
+
+LITELLM_EXTRA = "pip install 'modelroute[litellm]'"
+"""How to install what `modelroute demo` routes through."""
+
+
+class LiteLLMExtraMissing(ModelRouteError, ImportError):
+    """LiteLLM (the `litellm` extra) is not installed or cannot be imported.
+
+    A `ModelRouteError`, so `modelroute.cli` prints it as one line and exits with code 2."""
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        why = "is not installed" if cause is None else f"cannot be imported ({cause})"
+        super().__init__(f"LiteLLM {why}: {LITELLM_EXTRA}", name="litellm")
+
+
+def require_litellm() -> None:
+    """Raise `LiteLLMExtraMissing` unless LiteLLM and its adapter can be found (LiteLLM is
+    not imported here: that takes seconds; `_route` imports it and maps a failure)."""
+    try:
+        import modelroute_litellm.tokens  # noqa: F401  (light: does not import LiteLLM)
+
+        found = importlib.util.find_spec("litellm") is not None
+    except ImportError as exc:
+        raise LiteLLMExtraMissing(exc) from exc
+    except ValueError:  # a broken entry in sys.modules
+        found = False
+    if not found:
+        raise LiteLLMExtraMissing()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,10 +125,14 @@ def _route(args: argparse.Namespace, err: Console, workload: dict[str, Any]) -> 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from modelroute.demo.runner import run_demo
-    from modelroute_litellm.tokens import load_litellm
 
     with err.status("importing LiteLLM (~5 s)..."):
-        load_litellm()
+        try:
+            from modelroute_litellm.tokens import load_litellm
+
+            load_litellm()
+        except ImportError as exc:  # found, but broken (e.g. a missing dependency)
+            raise LiteLLMExtraMissing(exc) from exc
     telemetry, observers = _telemetry(err)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
@@ -186,7 +222,8 @@ def _request_table(rows: list[DemoRow]) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; the last line names the HTML report (or says why none was written).
 
-    Raises `ConfigError` for a bad workload (`modelroute.cli` prints it as one line).
+    Raises `ConfigError` for a bad workload and `LiteLLMExtraMissing` without the
+    `litellm` extra, before any output (`modelroute.cli` prints either as one line).
     Without the `report` extra (plotly) the totals are printed and the HTML report is
     skipped with a warning."""
     from rich.console import Console
@@ -199,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
 
+    require_litellm()
     started = time.monotonic()
     err = Console(stderr=True)
     out = Console(stderr=args.json, width=None if sys.stdout.isatty() else 120)

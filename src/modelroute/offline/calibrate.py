@@ -271,6 +271,26 @@ def calibrate(
     return choice(*combos[0], False)
 
 
+def rank_key(choice: Choice) -> tuple[bool, bool, float]:
+    """Order calibrated choices for one target, best first: confirmed (`target_met`)
+    first; then, for a quality target, those whose training rows reach it; then the
+    lowest cost among those, else the highest quality."""
+    reached = choice.target.quality is None or choice.quality >= choice.target.quality - 1e-12
+    if choice.target_met or reached:
+        return (not choice.target_met, not reached, choice.cost)
+    return (True, True, -choice.quality)
+
+
+def best_calibration(candidates: Sequence[Calibration], target: Target) -> Calibration:
+    """Of several calibrations (e.g. nested plan families), the one whose setting for
+    `target` ranks first by `rank_key` (ties: the earlier one), recalibrated to it.
+    Raises `ValueError` when `candidates` is empty."""
+    if not candidates:
+        raise ValueError("no calibration to choose from")
+    retargeted = [c.retarget(target) for c in candidates]
+    return min(retargeted, key=lambda c: rank_key(c.choice))
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """A router's cross-validated operating points (per group, training rows only) and the

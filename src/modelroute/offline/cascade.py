@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from modelroute.errors import ModelRouteError
-from modelroute.offline.calibrate import Calibration, Target
+from modelroute.offline.calibrate import Calibration, Target, best_calibration
 from modelroute.offline.data import OutcomeTable
 from modelroute.offline.evidence import (
     FloatArray,
@@ -59,11 +59,19 @@ class Plan:
 @dataclass(slots=True)
 class TaskVerifier:
     """One task's evidence model: answer kind, each model's letter log-priors (rows =
-    the router's models) and a fitted acceptance model per called set (in call order)."""
+    the router's models), a fitted acceptance model per called set (in call order), and
+    whether text answers are described with their code agreement (`agreement`; routers
+    saved before it existed unpickle without it and are read as False)."""
 
     kind: TaskKind
     priors: FloatArray
     acceptors: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    agreement: bool = True
+
+    @property
+    def uses_agreement(self) -> bool:
+        """The feature set the acceptance models were fitted on (False for old files)."""
+        return bool(getattr(self, "agreement", False))
 
     def best(
         self, parsed: ParsedAnswers, called: tuple[str, ...], index: Mapping[str, int]
@@ -71,7 +79,13 @@ class TaskVerifier:
         """Per row, the best candidate's P(right) and its model (router index)."""
         if called not in self.acceptors:
             raise ModelRouteError(f"no acceptance model for the called set {called}")
-        cands = candidates(self.kind, parsed, [index[m] for m in called], self.priors)
+        cands = candidates(
+            self.kind,
+            parsed,
+            [index[m] for m in called],
+            self.priors,
+            agreement=self.uses_agreement,
+        )
         scores = probability(self.acceptors[called], cands.features)
         return best_per_row(cands, scores, len(parsed))
 
@@ -90,7 +104,11 @@ class _Prepared:
 
 
 class CascadeRouter:
-    """Per-task cascades over recorded answers (see the module docstring)."""
+    """Per-task cascades over recorded answers (see the module docstring).
+
+    `families`: the calibrations of nested plan families ("at most k cheap models"),
+    smallest first; `retarget` picks the best family for each target among them
+    (empty: routers saved before they existed, which retarget `calibration` alone)."""
 
     kind: ClassVar[str] = "cascade"
 
@@ -100,17 +118,25 @@ class CascadeRouter:
         baseline: str,
         verifiers: Mapping[str, TaskVerifier],
         calibration: Calibration,
+        *,
+        families: Sequence[Calibration] = (),
     ) -> None:
         self.models = tuple(models)
         self.baseline = baseline
         self.verifiers = dict(verifiers)
         self.calibration = calibration
+        self.families = tuple(families)
         self._index = {m: j for j, m in enumerate(self.models)}
 
     def retarget(self, target: Target) -> CascadeRouter:
-        """The same router calibrated for another target (no data needed)."""
+        """The same router calibrated for another target (no data needed): the plan
+        family that serves `target` best (see `calibrate.rank_key`) at its price."""
+        families: tuple[Calibration, ...] = getattr(self, "families", ())
+        calibration = (
+            best_calibration(families, target) if families else self.calibration.retarget(target)
+        )
         return CascadeRouter(
-            self.models, self.baseline, self.verifiers, self.calibration.retarget(target)
+            self.models, self.baseline, self.verifiers, calibration, families=families
         )
 
     def plans(self, lam: float | None = None) -> dict[str, Plan]:

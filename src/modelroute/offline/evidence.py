@@ -12,7 +12,10 @@ Two kinds of task, told apart by the answers themselves (`task_kind`):
   called model's answer is its own candidate, described by static code checks: the first
   fenced (or `[PYTHON]`) code block parses as Python (`ast.parse`; nothing is executed),
   declares another language, defines a function, carries asserts; its length; and how
-  many other called models chose the same function name (the hidden tests call one name).
+  many other called models chose the same function name (the hidden tests call one name);
+  and how much its code agrees with the other called models' code (`code_agreement`: the
+  mean and the largest Jaccard similarity of code token sets; independent models that
+  write the same code are more often right).
 
 Everything is vectorized over rows so that training, replay and a single online decision
 share one code path. Model indices refer to the router's own model list.
@@ -40,6 +43,8 @@ _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _PYTHON_TAG = re.compile(r"\[PYTHON\](.*?)(?:\[/PYTHON\]|\Z)", re.S)
 _DEF = re.compile(r"^\s*def\s+(\w+)\s*\(", re.M)
 _PY_LANGS = frozenset({"", "python", "py", "python3"})
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d+|==|!=|<=|>=|[-+*/%<>\[\](){}:,.]")
+AGREEMENT_FEATURES = 2  # text candidates: mean and max code similarity to the others
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -61,6 +66,11 @@ def _code_block(text: str) -> tuple[str | None, str]:
     if fenced:
         return fenced.group(1).lower(), fenced.group(2)
     return None, text
+
+
+def code_tokens(text: str) -> frozenset[str]:
+    """The set of tokens (names, numbers, operators) of the first code block."""
+    return frozenset(_TOKEN.findall(_code_block(text)[1]))
 
 
 def code_facts(text: str) -> tuple[tuple[float, ...], str]:
@@ -85,12 +95,15 @@ def code_facts(text: str) -> tuple[tuple[float, ...], str]:
 
 @dataclass(frozen=True, slots=True)
 class ParsedAnswers:
-    """Per row and model: chosen letter (-1 none), code facts, function name, log length."""
+    """Per row and model: chosen letter (-1 none), code facts, function name, log length;
+    and per row, between every two models, the Jaccard similarity of their code token
+    sets (`similarity`, shape (rows, models, models); None when built by hand)."""
 
     choice: IntArray
     code: FloatArray
     names: tuple[tuple[str, ...], ...]
     log_length: FloatArray
+    similarity: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.choice.shape[0])
@@ -102,6 +115,7 @@ class ParsedAnswers:
             self.code[rows],
             tuple(self.names[i] for i in rows),
             self.log_length[rows],
+            None if self.similarity is None else self.similarity[rows],
         )
 
 
@@ -112,6 +126,7 @@ def parse_answers(responses: Sequence[Sequence[str]]) -> ParsedAnswers:
     choice = np.full((n, k), -1, dtype=np.int64)
     code = np.zeros((n, k, len(CODE_FACTS)))
     names: list[tuple[str, ...]] = []
+    similarity = np.zeros((n, k, k))
     log_length = np.zeros((n, k))
     for i, row in enumerate(responses):
         row_names = []
@@ -122,7 +137,20 @@ def parse_answers(responses: Sequence[Sequence[str]]) -> ParsedAnswers:
             row_names.append(name)
             log_length[i, j] = math.log1p(len(text)) / 8.0
         names.append(tuple(row_names))
-    return ParsedAnswers(choice, code, tuple(names), log_length)
+        similarity[i] = _jaccard([code_tokens(text) for text in row])
+    return ParsedAnswers(choice, code, tuple(names), log_length, similarity)
+
+
+def _jaccard(sets: Sequence[frozenset[str]]) -> FloatArray:
+    """(k, k) Jaccard similarities (two empty sets: 0)."""
+    k = len(sets)
+    out = np.zeros((k, k))
+    for a in range(k):
+        for b in range(a + 1, k):
+            union = len(sets[a] | sets[b])
+            if union:
+                out[a, b] = out[b, a] = len(sets[a] & sets[b]) / union
+    return out
 
 
 def task_kind(parsed: ParsedAnswers) -> TaskKind:
@@ -152,12 +180,19 @@ class Candidates:
 
 
 def candidates(
-    kind: TaskKind, parsed: ParsedAnswers, called: Sequence[int], priors: FloatArray
+    kind: TaskKind,
+    parsed: ParsedAnswers,
+    called: Sequence[int],
+    priors: FloatArray,
+    *,
+    agreement: bool = True,
 ) -> Candidates:
-    """The candidate answers once the models `called` (in call order) have answered."""
+    """The candidate answers once the models `called` (in call order) have answered.
+    `agreement=False` leaves out the code-agreement features of text candidates (the
+    feature set of routers trained before they existed)."""
     if kind == "choice":
         return _choice_candidates(parsed, list(called), priors)
-    return _text_candidates(parsed, list(called))
+    return _text_candidates(parsed, list(called), agreement)
 
 
 def _choice_candidates(parsed: ParsedAnswers, called: list[int], priors: FloatArray) -> Candidates:
@@ -189,7 +224,18 @@ def _choice_candidates(parsed: ParsedAnswers, called: list[int], priors: FloatAr
     return _stack(parts, 3 * s + s * (s - 1) // 2 + 3)
 
 
-def _text_candidates(parsed: ParsedAnswers, called: list[int]) -> Candidates:
+def code_agreement(parsed: ParsedAnswers, called: Sequence[int], pos: int) -> FloatArray:
+    """(rows, 2): mean and largest Jaccard similarity between the code tokens of
+    `called[pos]`'s answer and those of every other called model's (0 when alone or
+    when `parsed` has no similarities)."""
+    others = [j for q, j in enumerate(called) if q != pos]
+    if not others or parsed.similarity is None:
+        return np.zeros((len(parsed), AGREEMENT_FEATURES))
+    sims = parsed.similarity[:, called[pos], others]
+    return np.column_stack([sims.mean(axis=1), sims.max(axis=1)])
+
+
+def _text_candidates(parsed: ParsedAnswers, called: list[int], agreement: bool) -> Candidates:
     n = len(parsed)
     s = len(called)
     names = [[row[j] for j in called] for row in parsed.names]
@@ -205,8 +251,10 @@ def _text_candidates(parsed: ParsedAnswers, called: list[int]) -> Candidates:
             dtype=np.float64,
         )[:, None] / max(s - 1, 1)
         feats = np.hstack([onehot, parsed.code[:, j, :], parsed.log_length[:, j, None], agree])
+        if agreement:
+            feats = np.hstack([feats, code_agreement(parsed, called, pos)])
         parts.append((np.arange(n, dtype=np.int64), np.full(n, j, dtype=np.int64), feats))
-    return _stack(parts, s + len(CODE_FACTS) + 2)
+    return _stack(parts, s + len(CODE_FACTS) + 2 + (AGREEMENT_FEATURES if agreement else 0))
 
 
 def _stack(parts: list[tuple[IntArray, IntArray, FloatArray]], width: int) -> Candidates:

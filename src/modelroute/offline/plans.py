@@ -184,4 +184,4 @@ def prune(verifier: TaskVerifier, plans: Sequence[Plan]) -> TaskVerifier:
         last = len(plan.stages) if plan.vote_at_end else len(plan.stages) - 1
         needed.update(plan.stages[: t + 1] for t in range(last))
     kept = {k: v for k, v in verifier.acceptors.items() if k in needed}
-    return TaskVerifier(verifier.kind, verifier.priors, kept)
+    return TaskVerifier(verifier.kind, verifier.priors, kept, verifier.uses_agreement)

@@ -20,7 +20,13 @@ from typing import Literal
 import numpy as np
 
 from modelroute.errors import ModelRouteError
-from modelroute.offline.calibrate import Calibration, Half, OperatingPoint, Target
+from modelroute.offline.calibrate import (
+    Calibration,
+    Half,
+    OperatingPoint,
+    Target,
+    best_calibration,
+)
 from modelroute.offline.cascade import CascadeRouter, Plan
 from modelroute.offline.classifier import PromptClassifier, prompt_text
 from modelroute.offline.data import OutcomeTable
@@ -239,12 +245,13 @@ def _train_cascade(
         )
         for k, pts in enumerate(task_points):
             parts[k].append({name: pts})
-    calibration = _pick_family(parts, subsets, table, b, target, max_cheap, progress)
+    families = _families(parts, subsets, table, b, target, max_cheap, progress)
+    calibration = best_calibration(families, target or Target(quality=0.95))
     kept = {
-        name: prune(v, [p.setting for p in calibration.frontiers[name]])  # type: ignore[misc]
+        name: prune(v, [p.setting for f in families for p in f.frontiers[name]])  # type: ignore[misc]
         for name, v in verifiers.items()
     }
-    return CascadeRouter(table.models, base, kept, calibration)
+    return CascadeRouter(table.models, base, kept, calibration, families=families)
 
 
 def _cheap_stages(point: OperatingPoint, baseline: str) -> int:
@@ -253,7 +260,7 @@ def _cheap_stages(point: OperatingPoint, baseline: str) -> int:
     return sum(1 for m in plan.stages if m != baseline)
 
 
-def _pick_family(
+def _families(
     parts: list[list[dict[str, list[OperatingPoint]]]],
     subsets: FloatArray,
     table: OutcomeTable,
@@ -261,11 +268,12 @@ def _pick_family(
     target: Target | None,
     max_cheap: int,
     progress: Progress | None,
-) -> Calibration:
-    """Calibrate each family "plans with at most k cheap models" and keep the best
-    (target met first, then lowest cost, then the smaller family)."""
+) -> tuple[Calibration, ...]:
+    """Calibrate each family "plans with at most k cheap models", k = 1 .. `max_cheap`
+    (smallest first). The router keeps them all and picks the best one per target
+    (`calibrate.best_calibration`): a 100% target may want another family than 95%."""
     base = table.models[b]
-    best: tuple[tuple[bool, float, float], Calibration] | None = None
+    out: list[Calibration] = []
     for k in range(1, max(1, max_cheap) + 1):
         family = [
             [
@@ -276,13 +284,10 @@ def _pick_family(
         ]
         calibration = _calibrate(family, subsets, table, b, target)
         c = calibration.choice
-        key = (not c.target_met, c.cost if c.target_met else -c.quality, -c.quality)
         if progress is not None:
             progress(f"plans with <= {k} cheap models: cv cost {c.cost:.3f}, met {c.target_met}")
-        if best is None or key < best[0]:
-            best = (key, calibration)
-    assert best is not None
-    return best[1]
+        out.append(calibration)
+    return tuple(out)
 
 
 def train_router(

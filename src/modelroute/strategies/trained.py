@@ -44,7 +44,8 @@ class TrainedRouter:
         router = load_router(path)
         if not isinstance(router, PromptClassifier):
             raise ValueError(
-                f"{path}: a {router.kind} router needs recorded answers; use a classifier"
+                f"{path}: a {router.kind} router needs recorded answers; use a classifier "
+                "(load a cascade with modelroute.strategies.learned_cascade.LearnedCascade)"
             )
         return cls(router, lam)
 
