@@ -38,5 +38,5 @@ def one_line_error(proc: subprocess.CompletedProcess[str], command: str) -> str:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"modelroute {command}: ")
+    assert lines[0].startswith(f"modelroute {command}: error: ")
     return lines[0]

@@ -12,7 +12,9 @@ def test_demo_without_litellm_names_the_extra(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = modelroute("demo", "--out", str(out), block="litellm")
     line = one_line_error(proc, "demo")
-    assert line == "modelroute demo: LiteLLM is not installed: pip install 'modelroute[litellm]'"
+    assert line == (
+        "modelroute demo: error: LiteLLM is not installed: pip install 'modelroute[litellm]'"
+    )
     assert proc.stdout == ""
     assert not out.exists()  # refused before any work
 
@@ -21,5 +23,5 @@ def test_demo_with_a_broken_litellm_adapter_names_the_extra(tmp_path: Path) -> N
     # the adapter cannot be imported: the same one line, with the cause, before any output
     proc = modelroute("demo", "--out", str(tmp_path / "demo"), block="modelroute_litellm.tokens")
     line = one_line_error(proc, "demo")
-    assert line.startswith("modelroute demo: LiteLLM cannot be imported (")
+    assert line.startswith("modelroute demo: error: LiteLLM cannot be imported (")
     assert line.endswith(": pip install 'modelroute[litellm]'")

@@ -201,4 +201,4 @@ def test_a_bad_workload_is_one_line_naming_the_file_and_key(
         path.write_text(text)
     args = ("demo", "--out", str(tmp_path), "--workload", str(path))
     line = one_line_error(modelroute(*args), "demo")
-    assert f"modelroute demo: {tmp_path}/{expected}" in line
+    assert f"modelroute demo: error: {tmp_path}/{expected}" in line

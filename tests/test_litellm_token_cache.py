@@ -102,13 +102,13 @@ def test_routed_request_with_context_limits_counts_once_over_http(
                 provider="local",
                 target="openai/m-a",
                 api_base=provider_server.base_url,
-                max_input_tokens=1_000,
+                max_input_tokens=150,  # above the count (~80), below the bound (~200)
             )
         ],
         token_counter=litellm_token_counter,
     )
     router = Router(
-        [Route("chain", ("m-a",), max_input_tokens=1_000)],
+        [Route("chain", ("m-a",), max_input_tokens=150)],
         backend=LiteLLMBackend(api_key="sk-local"),
         catalog=catalog,
     )

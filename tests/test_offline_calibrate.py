@@ -175,3 +175,71 @@ def test_rank_key_prefers_confirmed_then_reached_then_cheap() -> None:
         (1.02, 0.9),
         (0.99, 0.1),
     ]
+
+
+def _ps(group: str, name: str, strong: float, quality: float, cost: float) -> OperatingPoint:
+    return OperatingPoint(group, name, 20, quality, cost, strong)
+
+
+# g1 is not concave along strong calls (A1 lies under the chord A0-A2); g2's one step is
+# cheap in cost. A single price on strong calls reaches 0, 12 or 18 strong calls only.
+GAPPY = {
+    "g1": [_ps("g1", "A0", 0, 0, 0), _ps("g1", "A1", 6, 5, 6), _ps("g1", "A2", 12, 12, 12)],
+    "g2": [_ps("g2", "B0", 0, 0, 0), _ps("g2", "B1", 6, 5.5, 1)],
+}
+
+
+def test_strong_share_cap_takes_the_best_quality_under_it() -> None:
+    # At most 8 of 20 queries: A0 + B1 (6 strong calls, quality 5.5), found along the
+    # cost axis; the strong-axis sweep alone jumps from 0 to 12 strong calls.
+    cal = Calibration.fit(GAPPY, Target(strong_share=0.4), rows=20, baseline_quality=20)
+    assert cal.settings() == {"g1": "A0", "g2": "B1"}
+    assert (cal.choice.strong_share, cal.choice.quality) == (6 / 20, 5.5 / 20)
+    assert cal.choice.target_met
+    assert cal.choice.to_dict()["lam_axis"] == "cost"
+    assert cal.choice.to_dict()["axis"] == "strong"
+    # At most 12: A2 + B0 (quality 12) beats A0 + B1 and A1 + B1 (10.5).
+    wider = cal.retarget(Target(strong_share=0.6))
+    assert wider.settings() == {"g1": "A2", "g2": "B0"}
+    assert wider.choice.price_axis == "strong"
+    # Under no cap at all (0 strong calls is always possible here): the cost-0 point.
+    assert cal.retarget(Target(strong_share=0.0)).choice.quality == 0.0
+
+
+def test_strong_share_cap_never_loses_to_a_quality_target_that_fits_under_it() -> None:
+    cal = Calibration.fit(GAPPY, Target(quality=0.5), rows=20, baseline_quality=20)
+    for quality in (0.1, 0.25, 0.5, 0.6, 0.85):
+        by_quality = cal.retarget(Target(quality=quality)).choice
+        capped = cal.retarget(Target(strong_share=by_quality.strong_share)).choice
+        assert capped.strong_share <= by_quality.strong_share
+        assert capped.quality >= by_quality.quality
+
+
+def _capped_family(*points: tuple[float, float, float]) -> Calibration:
+    pts = {"g": [OperatingPoint("g", f"{s}:{q}", 10, q, c, s) for s, q, c in points]}
+    return Calibration.fit(pts, Target(strong_share=0.2), rows=10, baseline_quality=10)
+
+
+def test_a_strong_share_cap_gets_the_family_with_the_best_quality_under_it() -> None:
+    small = _capped_family((0, 8.0, 0.5), (2, 8.5, 2.5))  # cheap, 85% at 2 strong calls
+    large = _capped_family((0, 8.0, 0.5), (2, 9.2, 3.0), (6, 9.9, 6))  # dearer, 92%
+    best = best_calibration([small, large], Target(strong_share=0.2))
+    assert best.choice.quality == pytest.approx(0.92) and best.choice.target_met
+    # no family can keep the share this low: the lowest share is kept, flagged
+    low = best_calibration(
+        [_capped_family((1, 8.0, 1), (2, 9.0, 2)), _capped_family((3, 9.5, 3))],
+        Target(strong_share=0.05),
+    )
+    assert low.choice.strong_share == pytest.approx(0.1) and not low.choice.target_met
+
+
+def test_a_choice_saved_before_lam_axis_existed_loads_and_saves_again() -> None:
+    import pickle
+
+    cal = Calibration.fit(GAPPY, Target(strong_share=0.4), rows=20, baseline_quality=20)
+    old_state = cal.choice.__getstate__()[:-1]  # as pickled before `lam_axis` was added
+    old = Choice.__new__(Choice)
+    old.__setstate__(old_state)
+    assert old.lam_axis is None
+    assert old.price_axis == "strong"  # the target's axis, as such files meant
+    assert pickle.loads(pickle.dumps(old)) == old

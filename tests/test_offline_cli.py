@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,7 +140,7 @@ def test_missing_ml_extra_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert _one_error_line(proc.stderr) == (
-        "modelroute train needs the 'ml' extra: pip install 'modelroute[ml]'"
+        "modelroute train: error: needs the 'ml' extra: pip install 'modelroute[ml]'"
     )
 
 
@@ -324,3 +325,87 @@ def test_classifier_summary_labels_both_prices(
     assert re.search(rf"price of cost lam .*│ {re.escape(lam)} ", text)
     grid = f"{float(cal['settings']['*']):.4g}"
     assert re.search(rf"cross-validated at grid price +│ {re.escape(grid)} ", text)
+
+
+CASCADE_CONFIG = """
+models:
+  small: {{target: openai/m-small, input_cost_per_mtok: 0.1, output_cost_per_mtok: 0.4}}
+  mid: {{target: m-mid, input_cost_per_mtok: 0.5, output_cost_per_mtok: 2}}
+  big: {{target: m-big, input_cost_per_mtok: 2.5, output_cost_per_mtok: 10}}
+routes:
+  default:
+    models: [small, mid, big]
+    strategy: {{type: trained, path: {path}}}
+baseline: big
+"""
+
+
+def _replay_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert main(["replay", *argv, "--json"]) == 0
+    payload: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return payload
+
+
+def test_config_replay_runs_a_trained_cascade_like_its_file(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, router = trained
+    config = tmp_path / "routes.yaml"
+    config.write_text(CASCADE_CONFIG.format(path=router), encoding="utf-8")
+    direct = _replay_json(capsys, "--data", str(data), "--router", str(router))
+    via = _replay_json(capsys, "--data", str(data), "--router", str(config))
+    assert direct["calls_per_query"] > 1  # the cascade escalates on some rows
+    for key in ("quality", "cost_per_query", "strong_share", "calls_per_query", "model_share"):
+        assert via[key] == pytest.approx(direct[key]), key
+    assert via["baseline_model"] == "m-big"  # config `big` matched by its target
+    assert via["warnings"] == []
+    # one operating point: no AIQ (not comparable with a swept router's), and why
+    assert direct["aiq"] is not None and direct["aiq_note"] is None
+    assert via["aiq"] is None
+    assert "one operating point" in via["aiq_note"]
+
+
+def test_config_replay_names_the_matching_rule_for_unknown_models(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, _ = trained
+    config = tmp_path / "routes.yaml"
+    config.write_text(
+        "models:\n  gpt4: {target: openai/gpt-4, input_cost_per_mtok: 1, output_cost_per_mtok: 1}\n"
+        "routes:\n  default: {models: [gpt4]}\nbaseline: gpt4\n",
+        encoding="utf-8",
+    )
+    code = main(["replay", "--data", str(data), "--router", str(config), "--json"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "modelroute replay: error: data (routes.default.models[0]): unknown model 'gpt4' "
+        "(config replay matches each route model to a data model column by its config name "
+        "or its `target` (tried ['gpt4', 'openai/gpt-4', 'gpt-4'])); "
+        "the data's model columns are ['m-small', 'm-mid', 'm-big']"
+    )
+
+
+def test_unknown_baseline_lists_the_data_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write(tmp_path / "d.csv", synthetic(20))
+    code = main(["train", "--data", str(data), "--out", str(tmp_path / "r.bin"),
+                 "--baseline", "gpt-5"])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "modelroute train: error: data: unknown model 'gpt-5' (--baseline); "
+        "the data's model columns are ['m-small', 'm-mid', 'm-big']"
+    )
+
+
+def test_calibrate_with_data_reports_aiq(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, router = trained
+    code = main(["calibrate", "--router", str(router), "--out", str(tmp_path / "c.bin"),
+                 "--target-quality", "0.9", "--data", str(data), "--json"])  # fmt: skip
+    assert code == 0
+    replayed = json.loads(capsys.readouterr().out)["replay"]
+    assert 0.0 < replayed["aiq"] <= 1.0
+    assert replayed["aiq_note"] is None
+    assert len(replayed["curve"]) >= 2

@@ -95,12 +95,25 @@ def test_cascade_cost_is_the_sum_of_every_model_called(tmp_path: Path) -> None:
     np.testing.assert_array_equal(always.answered_by, 0)
 
 
-def test_cascade_refuses_data_without_its_models(tmp_path: Path) -> None:
+def test_cascade_needs_only_the_columns_its_plans_call(tmp_path: Path) -> None:
     table = _table(tmp_path, ROWS)
     router = _cascade(0.9)
-    router.models = ("cheap1", "cheap2", "gpt-9")
-    with pytest.raises(UnknownModelError, match="gpt-9"):
-        replay(router, table)
+    extra = CascadeRouter(
+        (*MODELS, "gpt-9"), "strong", router.verifiers, router.calibration
+    )  # knows a model no plan calls: the data need not have it
+    assert replay(extra, table).quality == replay(router, table).quality
+    lacking = [
+        row(i, "quiz", f"q{i}", {"cheap1": 1, "strong": 1}, {"cheap1": "A", "strong": "A"}, COSTS)
+        for i in range(3)
+    ]
+    other = load_outcomes(write(tmp_path / "o.csv", lacking, ("cheap1", "strong")))
+    with pytest.raises(UnknownModelError) as err:
+        replay(router, other)
+    assert err.value.model == "cheap2"
+    assert str(err.value) == (
+        "data: unknown model 'cheap2' (the cascade router calls it); "
+        "the data's model columns are ['cheap1', 'strong']"
+    )
 
 
 CONFIG = """
@@ -167,3 +180,45 @@ def test_plan_that_never_accepts_early_says_so() -> None:
     assert str(plan) == "cheap1 -> strong (call all, accept none early) [vote]"
     assert str(Plan(("cheap1", "strong"), 0.8)) == "cheap1 -> strong (accept p>=0.800)"
     assert str(Plan(("strong",))) == "strong"
+
+
+CASCADE_CONFIG = """
+models:
+  cheap1: {{input_cost_per_mtok: 1, output_cost_per_mtok: 1}}
+  cheap2: {{input_cost_per_mtok: 2, output_cost_per_mtok: 2}}
+  strong: {{input_cost_per_mtok: 10, output_cost_per_mtok: 10}}
+routes:
+  default:
+    models: [cheap1, cheap2, strong]
+    strategy: {{type: trained, path: {path}}}
+    validators: [{{min_length: 2}}]
+baseline: strong
+"""
+
+
+def test_yaml_config_with_a_trained_cascade_runs_the_cascade(tmp_path: Path) -> None:
+    from modelroute.offline.artifact import save_router
+
+    rows = [  # answers are "X." so that they pass min_length 2; "?" fails it
+        (("A.", "A.", "A."), (1, 1, 1)),  # agree: cheap1 after 2 calls
+        (("A.", "B.", "B."), (0, 1, 1)),  # disagree: strong answers after 3 calls
+        (("C.", "D.", "?"), (1, 0, 0)),  # strong's answer is invalid: the best held one
+    ]
+    table = _table(tmp_path, rows)
+    router = _cascade(0.9)
+    path = tmp_path / "cascade.bin"
+    save_router(router, path)
+    config = tmp_path / "routes.yaml"
+    config.write_text(CASCADE_CONFIG.format(path=path), encoding="utf-8")
+    via_config = ConfigRouter.from_yaml(config)
+    out = via_config.run_prepared(table, via_config.prepare(table), None)
+    assert out.calls.tolist() == [2, 3, 3]
+    # row 2: the last stage's answer is invalid, so a held cheap answer (the judge's pick)
+    assert out.answered_by[:2].tolist() == [0, 2] and out.answered_by[2] in (0, 1)
+    assert out.quality.tolist() == [1, 1, 1 - out.answered_by[2]]
+    np.testing.assert_allclose(out.cost, [0.003, 0.013, 0.013])
+    assert out.strong.tolist() == [False, True, True]
+    direct = router.run(table.take([0, 1]))  # where no answer is invalid: the same
+    assert direct.answered_by.tolist() == out.answered_by[:2].tolist()
+    report = replay(via_config, table)
+    assert report.aiq is None and report.aiq_note is not None

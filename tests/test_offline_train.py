@@ -77,6 +77,19 @@ def test_strong_share_target(table: OutcomeTable, cascade: CascadeRouter) -> Non
     assert capped.run(table).strong.mean() <= 0.35
 
 
+@pytest.mark.parametrize("quality", [0.8, 0.85, 0.9, 0.93, 0.95, 0.98])
+def test_a_strong_share_cap_is_served_at_least_as_well_as_a_quality_target_under_it(
+    cascade: CascadeRouter, quality: float
+) -> None:
+    # The reported bug: every cap from 5% to 20% gave the same 1.7%-strong setting, while
+    # a 93% quality target's setting used 12.7% strong calls at a higher quality.
+    by_quality = cascade.retarget(Target(quality=quality)).calibration.choice
+    capped = cascade.retarget(Target(strong_share=by_quality.strong_share)).calibration.choice
+    assert capped.target_met
+    assert capped.strong_share <= by_quality.strong_share + 1e-12
+    assert capped.quality >= by_quality.quality - 1e-12
+
+
 def test_classifier_calibration_hits_its_target(table: OutcomeTable) -> None:
     router = train_classifier(table, baseline="m-big", target=Target(quality=0.9))
     assert isinstance(router, PromptClassifier)

@@ -31,7 +31,7 @@ def test_a_file_without_decision_lines_is_an_error(tmp_path: Path, text: str, na
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        (None, "missing.yaml: No such file or directory"),
+        (None, "missing.yaml: no such file or directory"),
         ("routes: [unclosed\n", "bad.yaml:2:1: invalid YAML: "),
         ("routs: {}\n", "bad.yaml: 2 problems in the config: routes: Field required; routs:"),
     ],

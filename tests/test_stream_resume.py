@@ -5,18 +5,20 @@ LiteLLM backend, in sync and async streams."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from litellm_helpers import warm_up_litellm
 from modelroute.catalog import Catalog, ModelInfo
-from modelroute.clock import FakeClock
+from modelroute.clock import Clock, FakeClock, SystemClock
 from modelroute.config import build_routes, load_config
 from modelroute.errors import StreamInterrupted
 from modelroute.policies import Timeouts
 from modelroute.provider_server import (
     Fault,
+    HttpError,
     MalformedChunk,
     ModelScript,
     ProviderServer,
@@ -33,6 +35,7 @@ from modelroute.sinks import JsonlSink, MemorySink
 from modelroute.stream_resume import (
     CONTINUE_INSTRUCTION,
     OverlapTrim,
+    Resumption,
     continuation_request,
     repeated_prefix,
 )
@@ -67,6 +70,7 @@ def router_for(
     *,
     resume: bool = True,
     log: Path | None = None,
+    clock: Clock | None = None,
     **route_kw: object,
 ) -> tuple[Router, MemorySink]:
     catalog = Catalog(
@@ -85,7 +89,8 @@ def router_for(
     route = Route("r", models, resume_streams=resume, **route_kw)  # type: ignore[arg-type]
     backend = LiteLLMBackend(api_key="sk-local")
     sinks = [sink] if log is None else [sink, JsonlSink(log)]
-    router = Router([route], backend=backend, catalog=catalog, clock=FakeClock(), sinks=sinks)
+    clock = clock or FakeClock()
+    router = Router([route], backend=backend, catalog=catalog, clock=clock, sinks=sinks)
     return router, sink
 
 
@@ -119,8 +124,9 @@ async def test_broken_stream_continues_on_a_prefill_model_without_repeating(
 ) -> None:
     srv = provider_server
     srv.set_faults("m-a", [FAULTS[fault]])
-    # the async driver enforces the stall limit; the sync one relies on the read timeout.
-    # Both also bound m-b's answer, so they leave room for a loaded machine.
+    # the async driver enforces the stall limit; the sync one relies on the read timeout,
+    # which is attempt_s (docs/failure_modes.md, "Time limits in sync streams"). Both also
+    # bound m-b's answer, so they leave room for a loaded machine.
     timeouts = Timeouts(attempt_s=4.0, stall_s=2.0)
     router, sink = router_for(srv, ("m-a", "m-b"), timeouts=timeouts)
 
@@ -201,6 +207,184 @@ async def test_a_continuation_that_breaks_too_is_continued_by_the_next_model(
     ]
     (seen,) = srv.requests("m-c")
     assert seen.messages[-2] == {"role": "assistant", "content": SENT + sent_b}
+
+
+def _tries(decision: Decision | None) -> list[tuple[str, AttemptOutcome, str | None, int]]:
+    assert decision is not None
+    return [(a.model, a.outcome, a.reason, a.retry) for a in decision.attempts]
+
+
+INT, ERR, OK = AttemptOutcome.INTERRUPTED, AttemptOutcome.ERROR, AttemptOutcome.OK
+INSTRUCTED = [
+    {"role": "user", "content": PROMPT},
+    {"role": "assistant", "content": SENT},
+    {"role": "user", "content": CONTINUE_INSTRUCTION},
+]
+
+
+@pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_refused_prefill_is_asked_again_on_the_same_model_with_the_instruction(
+    provider_server: ProviderServer, mode: str
+) -> None:
+    srv = provider_server
+    srv.set_faults("m-a", [StreamCut(after_chunks=3)])
+    srv.set_faults("m-b", [RejectPrefill()])  # the catalog says m-b takes a prefill; it does not
+    router, sink = router_for(srv, ("m-a", "m-b", "m-c"))
+
+    texts, decision = await read(router, mode)
+
+    assert "".join(texts) == FULL
+    assert decision is not None and sink.decisions == [decision]
+    assert _tries(decision) == [
+        ("m-a", INT, decision.attempts[0].reason, 0),
+        ("m-b", ERR, "bad_request", 0),
+        ("m-b", OK, None, 1),
+    ]
+    assert decision.attempts[0].reason not in (None, "bad_request")
+    assert decision.attempts[1].status_code == 400
+    assert "prefill" in (decision.attempts[1].error_message or "")
+    assert decision.outcome == RequestOutcome.SUCCESS_AFTER_FALLBACK and decision.resumed
+    assert decision.segments == (
+        Segment("m-a", 0, 0, len(SENT)),
+        Segment("m-b", 2, len(SENT), len(FULL)),
+    )
+    prefilled, instructed = srv.requests("m-b")
+    assert prefilled.messages[-1] == {"role": "assistant", "content": SENT}
+    assert list(instructed.messages[-3:]) == INSTRUCTED
+    assert srv.calls("m-c") == 0
+
+
+# m-b's continuation fails before any text, whatever the reason: the next model continues
+CONTINUATION_FAILURES: dict[str, tuple[list[Fault], list[tuple[str, AttemptOutcome, str]]]] = {
+    "prefill_refused_then_400": (
+        [RejectPrefill(), HttpError(400)],
+        [("m-b", ERR, "bad_request"), ("m-b", ERR, "bad_request")],
+    ),
+    "503": ([service_unavailable()], [("m-b", ERR, "unavailable")]),
+}
+
+
+@pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
+@pytest.mark.parametrize("case", list(CONTINUATION_FAILURES))
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_failed_continuation_moves_on_to_the_next_model(
+    provider_server: ProviderServer, mode: str, case: str
+) -> None:
+    faults, failed = CONTINUATION_FAILURES[case]
+    srv = provider_server
+    srv.set_faults("m-a", [StreamCut(after_chunks=3)])
+    srv.set_faults("m-b", faults)
+    router, _ = router_for(srv, ("m-a", "m-b", "m-c"))
+
+    texts, decision = await read(router, mode)
+
+    assert "".join(texts) == FULL
+    tries = _tries(decision)
+    assert [t[:3] for t in tries[1:]] == [*failed, ("m-c", OK, None)]
+    assert tries[0][:2] == ("m-a", INT)
+    assert decision is not None and decision.resumed
+    assert [s.model for s in decision.segments] == ["m-a", "m-c"]
+    assert srv.calls("m-b") == len(failed)
+    (seen,) = srv.requests("m-c")  # m-c takes no prefill: asked with the instruction
+    assert list(seen.messages[-3:]) == INSTRUCTED
+
+
+@pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_400_to_a_continuation_without_prefill_moves_on_at_once(
+    provider_server: ProviderServer, mode: str
+) -> None:
+    srv = provider_server
+    srv.set_faults("m-a", [StreamCut(after_chunks=3)])
+    srv.set_faults("m-c", [HttpError(400)])  # asked with the instruction: nothing to drop
+    router, _ = router_for(srv, ("m-a", "m-c", "m-b"))
+
+    texts, decision = await read(router, mode)
+
+    assert "".join(texts) == FULL
+    assert [t[:3] for t in _tries(decision)[1:]] == [
+        ("m-c", ERR, "bad_request"),
+        ("m-b", OK, None),
+    ]
+    assert srv.calls("m-c") == 1
+    (seen,) = srv.requests("m-b")
+    assert seen.messages[-1] == {"role": "assistant", "content": SENT}
+
+
+@pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
+@pytest.mark.parametrize("mode", MODES)
+async def test_when_every_continuation_is_refused_it_raises_with_every_try(
+    provider_server: ProviderServer, mode: str
+) -> None:
+    srv = provider_server
+    srv.set_faults("m-a", [StreamCut(after_chunks=3)])
+    srv.set_faults("m-b", [RejectPrefill(), HttpError(400)])
+    router, sink = router_for(srv, ("m-a", "m-b"))
+
+    with pytest.raises(StreamInterrupted) as caught:
+        await read(router, mode)
+
+    assert caught.value.partial_text == SENT
+    (decision,) = sink.decisions
+    assert [t[:3] for t in _tries(decision)] == [
+        ("m-a", INT, decision.attempts[0].reason),
+        ("m-b", ERR, "bad_request"),
+        ("m-b", ERR, "bad_request"),
+    ]
+    assert decision.outcome == RequestOutcome.INTERRUPTED
+
+
+@pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
+@pytest.mark.parametrize(("mode", "reason"), [("sync", "timeout"), ("async", "stream_stalled")])
+async def test_a_sync_stream_stall_is_bounded_by_the_attempt_timeout(
+    provider_server: ProviderServer, mode: str, reason: str
+) -> None:
+    """The async driver enforces `stall_s`; a sync stream's blocking read is bounded by the
+    attempt's timeout (the backend's read timeout) and recorded as `timeout`."""
+    srv = provider_server
+    srv.set_faults("m-a", [StreamStall(after_chunks=3)])  # stalls until the client gives up
+    router, _ = router_for(srv, ("m-a",), timeouts=Timeouts(attempt_s=6.0, stall_s=2.0))
+
+    start = time.monotonic()
+    with pytest.raises(StreamInterrupted) as caught:
+        await read(router, mode)
+    took = time.monotonic() - start
+
+    assert took < 30.0  # bounded (6 s for sync, 2 s for async on an idle machine)
+    assert caught.value.partial_text == SENT
+    (attempt,) = caught.value.attempts
+    assert (attempt.outcome, attempt.reason) == (AttemptOutcome.INTERRUPTED, reason)
+
+
+# m-a's answer takes at least 10 s: 100 chunks, 0.1 s apart, each well within any limit
+DRIBBLE = " ".join(f"w{i}" for i in range(100))
+DRIBBLING = {**SCRIPTS, "m-a": ModelScript(answer=DRIBBLE, chunks=100, chunk_delay=0.1)}
+
+
+@pytest.mark.parametrize("provider_server", [DRIBBLING], indirect=True)
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_stream_still_going_at_the_deadline_is_cut_there(
+    provider_server: ProviderServer, mode: str
+) -> None:
+    """Chunks that each arrive in time do not stretch a stream past the request's deadline:
+    the async driver bounds each wait by it, the sync one checks it after every chunk."""
+    timeouts = Timeouts(attempt_s=8.0, deadline_s=3.0)
+    router, _ = router_for(
+        provider_server, ("m-a", "m-b"), resume=False, clock=SystemClock(), timeouts=timeouts
+    )
+
+    with pytest.raises(StreamInterrupted) as caught:
+        await read(router, mode)
+
+    assert DRIBBLE.startswith(caught.value.partial_text) and caught.value.partial_text
+    assert caught.value.partial_text != DRIBBLE
+    (attempt,) = caught.value.attempts
+    assert (attempt.model, attempt.outcome, attempt.reason) == (
+        "m-a",
+        AttemptOutcome.INTERRUPTED,
+        "timeout",
+    )
 
 
 @pytest.mark.parametrize("provider_server", [SCRIPTS], indirect=True)
@@ -312,6 +496,17 @@ def test_overlap_trim_flushes_held_text_when_the_stream_ends() -> None:
     assert trim.feed(StreamChunk("two")) == []
     out = trim.flush()  # "two" alone is no repeat of the end: kept
     assert [c.text for c in out] == ["two"]
+
+
+def test_a_refused_prefill_switches_that_model_to_the_instruction_once() -> None:
+    b, c = ModelInfo("m-b", supports_assistant_prefill=True), ModelInfo("m-c")
+    resumed = Resumption(Request.of(PROMPT))
+    resumed.add("m-a", 0, SENT)
+    assert resumed.request_for(b).messages[-1].role == "assistant"
+    assert not resumed.refused_prefill(c)  # asked without a prefill: the 400 is something else
+    assert resumed.refused_prefill(b)
+    assert resumed.request_for(b).messages[-1].text == CONTINUE_INSTRUCTION
+    assert not resumed.refused_prefill(b)  # once: a second 400 moves on
 
 
 def test_continuation_request_leaves_the_callers_request_alone() -> None:

@@ -23,6 +23,7 @@ from modelroute_litellm.backend import LiteLLMBackend
 from modelroute_litellm.convert import completion_kwargs, json_schema_format, to_response
 from modelroute_litellm.errors import map_exception, parse_retry_after, scrub
 from modelroute_litellm.tokens import (
+    clear_token_count_cache,
     count_text_tokens,
     ensure_tiktoken_cache,
     litellm_token_counter,
@@ -49,6 +50,7 @@ __all__ = [
     "PickJournal",
     "RoutedLiteLLM",
     "TraceRecorder",
+    "clear_token_count_cache",
     "completion_kwargs",
     "count_text_tokens",
     "ensure_tiktoken_cache",

@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
 from modelroute.catalog import estimate_tokens
+from modelroute.token_bound import longest_text, text_token_bound
 from modelroute.types import JSONDict, Message, Request
 
 TOKENIZERS_SUBDIR = os.path.join("litellm_core_utils", "tokenizers")
@@ -26,6 +28,13 @@ COUNT_CACHE_SIZE = 64
 COUNT_CACHE_MAX_CHARS = 65_536
 """Longer conversations are counted every time: the cache holds its keys' messages, so
 this bounds what it keeps alive (64 x 64k characters at most)."""
+
+COUNT_SETTINGS = ("disable_token_counter", "disable_hf_tokenizer_download")
+"""LiteLLM settings that are part of a remembered count's key: a count made before one of them
+changed is not reused. Other settings (the model lists LiteLLM picks a tokenizer from) need
+`clear_token_count_cache()` after a change."""
+
+_COUNTER_MODULE = "litellm.litellm_core_utils.token_counter"
 
 _litellm_module: ModuleType | None = None
 
@@ -63,28 +72,66 @@ def load_litellm() -> ModuleType:
     return _litellm_module
 
 
-def litellm_token_counter(model: str, request: Request) -> int:
-    """Input tokens of `request` for `model` (a LiteLLM name, e.g. `openai/gpt-4o-mini`).
+class LiteLLMTokenCounter:
+    """Input tokens with `litellm.token_counter`, remembered per (model, messages, settings),
+    with a cheap upper bound for fit checks. Use the module's `litellm_token_counter`.
 
-    Counts the messages and tool definitions with `litellm.token_counter`; images count as
-    LiteLLM's default image size (no image is fetched). Falls back to
-    `modelroute.catalog.estimate_tokens` when LiteLLM cannot count (unknown content shapes).
-    Returns tokens (int, >= 0).
+    Calling it, `counter(model, request)`, returns the input tokens of `request` for `model`
+    (a LiteLLM name, e.g. `openai/gpt-4o-mini`; int >= 0): the messages and tool definitions
+    counted with `litellm.token_counter`, images as LiteLLM's default image size (no image is
+    fetched). Falls back to `modelroute.catalog.estimate_tokens` when LiteLLM cannot count
+    (unknown content shapes). Raises ImportError when LiteLLM is not installed.
 
     A request without tools whose messages are hashable (text content) and shorter than
-    `COUNT_CACHE_MAX_CHARS` is counted once per model: the last `COUNT_CACHE_SIZE` counts
-    are remembered, since one routed request is
-    counted several times for the same model (the route's context check, the model's context
-    check, the usage estimate when the provider reported none) and each count costs
-    LiteLLM's model lookups (~50 us).
+    `COUNT_CACHE_MAX_CHARS` is counted once per model and LiteLLM settings
+    (`COUNT_SETTINGS`): the last `COUNT_CACHE_SIZE` counts are remembered, since one routed
+    request is counted several times for the same model (the route's and the model's context
+    checks, the usage estimate when the provider reported none) and each count costs
+    LiteLLM's model lookups (~50 us). `clear_cache()` forgets them all.
     """
-    load_litellm()  # ImportError when LiteLLM is missing, not the fallback
-    try:
-        if not request.tools and _small(request.messages) and _hashable(request.messages):
-            return _cached_count(model, request.messages)
-        return _count(model, request.messages, request.tools)
-    except Exception:
-        return estimate_tokens(model, request)
+
+    def __call__(self, model: str, request: Request) -> int:
+        """Input tokens of `request` for `model` (see the class docstring)."""
+        litellm = load_litellm()  # ImportError when LiteLLM is missing, not the fallback
+        try:
+            if not request.tools and _small(request.messages) and _hashable(request.messages):
+                settings = tuple(getattr(litellm, name, None) for name in COUNT_SETTINGS)
+                return _cached_count(model, request.messages, settings)
+            return _count(model, request.messages, request.tools)
+        except Exception:
+            return estimate_tokens(model, request)
+
+    def upper_bound(self, model: str, request: Request) -> int | None:
+        """`modelroute.token_bound.text_token_bound` (never below this counter's count), or
+        None when a text is long enough for LiteLLM to extrapolate its count from samples
+        (longer than `TOKEN_COUNTER_MAX_EXACT_CHARS`) or the request has tools or parts."""
+        if longest_text(request) > _exact_chars_limit():
+            return None
+        return text_token_bound(model, request)
+
+    def clear_cache(self) -> None:
+        """Forget every remembered count (e.g. after changing a LiteLLM setting that
+        `COUNT_SETTINGS` does not cover, such as `litellm.anthropic_models`)."""
+        _cached_count.cache_clear()
+
+
+litellm_token_counter = LiteLLMTokenCounter()
+"""The LiteLLM token counter to inject: `Catalog(token_counter=litellm_token_counter)`."""
+
+
+def clear_token_count_cache() -> None:
+    """Forget every input-token count `litellm_token_counter` remembered."""
+    _cached_count.cache_clear()
+
+
+def _exact_chars_limit() -> int:
+    """LiteLLM's `TOKEN_COUNTER_MAX_EXACT_CHARS` (longer texts are extrapolated from
+    samples); 0 (no bound at all) for a LiteLLM version without it."""
+    module = sys.modules.get(_COUNTER_MODULE)
+    if module is None:
+        load_litellm()
+        module = importlib.import_module(_COUNTER_MODULE)
+    return int(getattr(module, "TOKEN_COUNTER_MAX_EXACT_CHARS", 0))
 
 
 def _small(messages: tuple[Message, ...]) -> bool:
@@ -102,8 +149,8 @@ def _hashable(messages: tuple[Message, ...]) -> bool:
 
 
 @functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
-def _cached_count(model: str, messages: tuple[Message, ...]) -> int:
-    return _count(model, messages, None)
+def _cached_count(model: str, messages: tuple[Message, ...], settings: tuple[object, ...]) -> int:
+    return _count(model, messages, None)  # `settings` only keys the cache
 
 
 def _count(model: str, messages: tuple[Message, ...], tools: tuple[JSONDict, ...] | None) -> int:

@@ -56,7 +56,9 @@ class AnswerJudge(Protocol):
     def judge(self, request: Request, answers: Mapping[str, str], final: bool) -> CascadeStep:
         """`answers`: route model name -> answer text, in call order (the last is the
         newest). `final`: no further stage will be called, so the step must accept (with
-        `pick` one of `answers`)."""
+        `pick` one of `answers`); the newest answer is not the last stage's when that
+        stage gave no valid answer (failed, skipped, invalid): the judge then picks the
+        best of `answers`."""
         ...
 
 

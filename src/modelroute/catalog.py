@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from modelroute.errors import UnknownModelError
+from modelroute.token_bound import BoundedTokenCounter, TokenBound, text_token_bound
 from modelroute.types import Request, Usage
 
 LITELLM_MAP_FILE = "model_prices_and_context_window_backup.json"
@@ -179,14 +180,16 @@ class Catalog:
 
     `token_counter` estimates input tokens for context-window checks and budget
     reservations; the default is `estimate_tokens`, the LiteLLM adapter injects
-    `litellm.token_counter`.
+    `litellm.token_counter`. Fit checks (`input_tokens_over`) skip the count when a cheap
+    upper bound already fits: only for `estimate_tokens` and counters that declare one
+    (`modelroute.token_bound.BoundedTokenCounter`); any other counter is always called.
     """
 
     def __init__(
         self, models: Iterable[ModelInfo] = (), token_counter: TokenCounter | None = None
     ) -> None:
         self._models: dict[str, ModelInfo] = {m.name: m for m in models}
-        self.token_counter: TokenCounter = token_counter or estimate_tokens
+        self.token_counter = token_counter or estimate_tokens
         self._warned: set[tuple[str, str]] = set()
         # (requested, reported) -> ServedModel: answers keep reporting the same few names;
         # emptied whenever a model is added or replaced
@@ -282,6 +285,37 @@ class Catalog:
             )
         return ServedModel(requested, substituted=True, known=False)
 
+    @property
+    def token_counter(self) -> TokenCounter:
+        """(model name, request) -> input tokens; setting it also picks its upper bound."""
+        return self._token_counter
+
+    @token_counter.setter
+    def token_counter(self, counter: TokenCounter) -> None:
+        self._token_counter = counter
+        self._token_bound: TokenBound | None = (
+            text_token_bound
+            if counter is estimate_tokens
+            else counter.upper_bound
+            if isinstance(counter, BoundedTokenCounter)
+            else None
+        )
+
     def estimate_input_tokens(self, model: str, request: Request) -> int:
-        """Estimated input tokens of `request` for `model`."""
+        """Estimated input tokens of `request` for `model` (the exact count of the counter)."""
         return self.token_counter(self.get(model).call_name, request)
+
+    def input_tokens_over(self, model: str, request: Request, limit: int) -> int | None:
+        """None when `request` fits in `limit` input tokens for `model`, else its estimated
+        input tokens (an int > `limit`, the same as `estimate_input_tokens`).
+
+        When the counter's upper bound (`token_counter`) is <= `limit`, the request fits
+        without being counted. Raises UnknownModelError for an unknown `model`.
+        """
+        name = self.get(model).call_name
+        if self._token_bound is not None:
+            bound = self._token_bound(name, request)
+            if bound is not None and bound <= limit:
+                return None
+        tokens = self.token_counter(name, request)
+        return tokens if tokens > limit else None

@@ -158,7 +158,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.data:
         from modelroute.offline.replay import replay
 
-        report = replay(router, _load_data(args, args.data, warnings), curve=False)
+        report = replay(router, _load_data(args, args.data, warnings))
         payload["replay"] = report.to_dict()
     payload["warnings"] = warnings
     if args.json:
@@ -172,7 +172,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add `train`, `replay` and `calibrate` to the `modelroute` subcommands."""
     train = sub.add_parser("train", help="fit a router on recorded outcomes (RouterBench CSV)")
     cli_args.add_train_arguments(train)

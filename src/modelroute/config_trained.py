@@ -3,9 +3,10 @@
 A trained router knows models by the names in its training data (e.g. RouterBench's
 `gpt-4-1106-preview`); a route names them by their config names. `trained_names` matches
 them (config name first, then `target`, `from_litellm`, `target` without its provider
-prefix) and `trained_strategy` wraps a classifier router in a `RenamedStrategy` when they
-differ. A cascade file (`modelroute train --kind cascade`) becomes a `LearnedCascade`
-told the names itself (it also judges answers, in the router's names).
+segment, its last segment) and `trained_strategy` wraps a classifier router in a
+`RenamedStrategy` when they differ. A cascade file (`modelroute train --kind cascade`)
+becomes a `LearnedCascade` told the names itself (it also judges answers, in the
+router's names).
 
 Loading a config checks every route (which loads the file) and then builds the routes
 (which needs it again): `_load` remembers the last few files by path, size and
@@ -35,20 +36,23 @@ def trained_names(
 ) -> dict[str, str]:
     """The name a trained router knows each route model by, for route models it knows.
 
-    The config name wins; then the model's `target`, its `from_litellm` name, and its
-    `target` without the `provider/` prefix (`openai/gpt-4o` -> `gpt-4o`). A name that is
-    itself a route model's config name is not borrowed by another model."""
+    The config name wins; then the model's `target`, its `from_litellm` name, its
+    `target` without the first (provider) segment (`openai/zero-one-ai/Yi-34B-Chat` ->
+    `zero-one-ai/Yi-34B-Chat`, as RouterBench names it), and the target's last segment
+    (`openai/gpt-4o` -> `gpt-4o`). A name that is itself a route model's config name is
+    not borrowed by another model."""
     known_set, taken = set(known), set(models)
     names: dict[str, str] = {}
     for model in models:
         mc = model_configs.get(model)
+        target = mc.target if mc is not None else None
         options = [model]
-        if mc is not None and mc.target:
-            options.append(mc.target)
+        if target:
+            options.append(target)
         if mc is not None and mc.from_litellm:
             options.append(mc.from_litellm)
-        if mc is not None and mc.target:
-            options.append(mc.target.rsplit("/", 1)[-1])
+        if target and "/" in target:
+            options += [target.split("/", 1)[1], target.rsplit("/", 1)[1]]
         for name in options:
             if name in known_set and (name == model or name not in taken):
                 names[model] = name
@@ -76,15 +80,21 @@ def trained_strategy(
     from modelroute.strategies.learned_cascade import LearnedCascade
 
     if isinstance(strategy, LearnedCascade):
-        cascade, known = strategy, strategy.models
+        cascade, known, called = strategy, strategy.models, strategy.needed_models
     else:
         cascade, known = None, strategy.classifier.models
+        called = known
     names = trained_names(models, known, model_configs)
     if models and not names:
+        what = (
+            f"the cascade calls {list(called)} (its plans' stages and its baseline)"
+            if cascade is not None
+            else f"the router knows {list(called)}"
+        )
         message = (
-            f"the router knows {list(known)}, none of the route's models {list(models)} "
-            "(a route model matches by its config name, `target` or `from_litellm`: "
-            f"e.g. `{models[0]}: {{target: {known[0]}}}`)"
+            f"{what}, none of the route's models {list(models)} (a route model matches by "
+            "its config name, `target` or `from_litellm`: "
+            f"e.g. `{models[0]}: {{target: {called[0]}}}`)"
         )
         raise ConfigError(path, message)
     if cascade is not None:

@@ -243,8 +243,10 @@ async def run_astream(
 def run_stream(
     plan: Plan, backend: Backend, on_finish: OnFinish, guards: Guards = ()
 ) -> Iterator[StreamChunk]:
-    """Sync twin of `run_astream`. Time limits between chunks are the backend's read
-    timeout here (a blocking iterator cannot be interrupted from this thread)."""
+    """Sync twin of `run_astream`. A blocking iterator cannot be interrupted from this
+    thread, so `first_token_s` and `stall_s` are not enforced: each wait is bounded by the
+    backend's read timeout (the attempt's `timeout_s`). The request's deadline is checked
+    after every chunk: a stream still going past it fails with `ProviderTimeout`."""
     action = plan.start()
     while isinstance(action, Call | Sleep):
         if isinstance(action, Sleep):
@@ -261,6 +263,8 @@ def run_stream(
         try:
             for chunk in iterator:
                 yield from attempt.feed(chunk)
+                if attempt.wait_limit_s == 0.0:  # the request's deadline has passed
+                    raise attempt.timed_out()
         except GeneratorExit:
             decision = plan.on_cancel(attempt.call, attempt.partial(), ttft_s=attempt.ttft_s)
             settle_all(tickets, plan.attempts[-1])

@@ -258,7 +258,10 @@ class Plan:
     ) -> Action:
         """Report a failed call. `partial_text` is what this stream attempt already released
         to the caller; with the route's `resume_streams` on (and `resumable`: no tool call
-        was released) the answer continues on the next model, else `StreamInterrupted`."""
+        was released) the answer continues on the next model, else `StreamInterrupted`.
+        A continuation that fails before any text moves on like any fallback, whatever the
+        reason; one refused with a 400 to its prefill first asks the same model again with
+        the continue instruction (see `Resumption.refused_prefill`)."""
         now = self.clock.now()
         reason = error.reason
         breaker = self.breakers.get(call.model.name)
@@ -284,7 +287,13 @@ class Plan:
             if resume:
                 return self._resume(call, partial_text)
             return self._interrupted(self._delivered(partial_text), reason.value)
-        if not self.route.fallback.falls_back(reason):
+        if self._resumed is not None:  # a continuation failed before sending any text
+            if reason == FallbackReason.BAD_REQUEST and self._resumed.refused_prefill(call.model):
+                # taken as a refused prefill: the same model once more, with the instruction
+                return self._call_or_skip(call.model, call.retry + 1) or self._next_candidate()
+        elif not self.route.fallback.falls_back(reason):
+            # (not for a continuation: its request is ours, and the caller holds part of
+            # the answer, so any failure moves on to the next model)
             return self._give_up(RequestOutcome.TERMINAL_ERROR, cause=error)
         delay = self.route.retry.delay_before_retry(
             reason, call.retry + 1, error.retry_after, self._rng.random()
@@ -408,9 +417,9 @@ class Plan:
         if missing is not None:
             self._skip(model, FallbackReason.CAPABILITY, f"model lacks {missing}")
             return None
-        if model.max_input_tokens is not None:
-            tokens = self.catalog.estimate_input_tokens(model.name, request)
-            if tokens > model.max_input_tokens:
+        if model.max_input_tokens is not None:  # counted only when a cheap bound does not fit
+            tokens = self.catalog.input_tokens_over(model.name, request, model.max_input_tokens)
+            if tokens is not None:
                 detail = f"~{tokens} input tokens > context window {model.max_input_tokens}"
                 self._skip(model, FallbackReason.CONTEXT_WINDOW, detail)
                 return None

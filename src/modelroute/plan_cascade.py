@@ -5,9 +5,15 @@ A judged attempt carries the `cascade` verdict (its detail holds P(right) and th
 threshold). It is `ok` when the judge accepted, else `rejected` with the reason
 `verifier_rejected:<code>` (e.g. `verifier_rejected:low_confidence`). The decision names
 the model that wrote the returned text as its responding model (the picked attempt's
-model, not necessarily the last one called) and records the step in
-`Decision.extra["cascade"]`: `picked`, `probability`, `threshold`, `detail`, `calls`.
-The decision's cost still sums every call.
+model, not necessarily the last one called), puts the verifier's P(right) of the returned
+answer in `Decision.score` (None when nothing was scored; the plan's cut is in
+`Decision.threshold`) and records the step in `Decision.extra["cascade"]`: `picked`,
+`probability`, `threshold`, `detail`, `calls`. The decision's cost still sums every call.
+
+Attempt records are never rewritten: an answer first escalated (`rejected`,
+`verifier_rejected:low_confidence`) and picked later (accepted by a later stage's
+judgement, or the best held answer when the final stage failed) keeps its `rejected`
+record; `Decision.answering_attempt` finds the attempt whose text was returned.
 
 A streamed request cannot be judged before its text reaches the caller, so a cascade
 streams from its last (strongest) stage, the others as fallbacks, strongest first.
@@ -72,6 +78,7 @@ def answered_decision(decision: Decision, answered: Attempt, step: CascadeStep) 
         responding_model=answered.model,
         responding_provider=answered.provider,
         baseline_cost_usd=answered.baseline_cost_usd,
+        score=step.probability,
         extra={**decision.extra, "cascade": summary},
     )
 

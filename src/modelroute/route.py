@@ -32,6 +32,8 @@ class Route:
     marks every decision of this route so the application can hold it for a person.
     `verifier` has a second model judge each answer (non-streaming calls only); a ranker
     that judges answers itself (a learned cascade) cannot be combined with one (ValueError).
+    A ranker with a `check_route(models)` method checks `models` when the route is built
+    (a learned cascade: ValueError naming the models its plans call that the route lacks).
     `resume_streams`: when a stream breaks after text reached the caller, continue the
     answer on the next model from that text (see `modelroute.stream_resume`) instead of
     raising `StreamInterrupted`. Off by default.
@@ -63,6 +65,12 @@ class Route:
                 f"route {self.name!r}: a cascade strategy judges answers itself; "
                 "drop the route's verifier"
             )
+        check_route = getattr(self.ranker, "check_route", None)  # e.g. a learned cascade
+        if check_route is not None:
+            try:
+                check_route(self.models)
+            except ValueError as exc:
+                raise ValueError(f"route {self.name!r}: {exc}") from None
 
     @property
     def strategy(self) -> str:

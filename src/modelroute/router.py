@@ -321,8 +321,10 @@ class Router:
         seen = {route.name}
         origin = None
         while route.max_input_tokens is not None:
-            tokens = self.catalog.estimate_input_tokens(route.models[0], request)
-            if tokens <= route.max_input_tokens:
+            tokens = self.catalog.input_tokens_over(
+                route.models[0], request, route.max_input_tokens
+            )  # counted only when a cheap bound does not fit
+            if tokens is None:
                 break
             if route.overflow_route is None or route.overflow_route in seen:
                 raise InputTooLong(route.name, tokens, route.max_input_tokens)

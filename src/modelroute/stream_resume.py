@@ -6,7 +6,9 @@ assistant prefill when the catalog says the model accepts one
 (`ModelInfo.supports_assistant_prefill`), else with the partial text as an assistant turn
 followed by a user message asking to continue exactly where it stopped. The caller's
 stream goes on with the new model's chunks; a continuation that starts by repeating the
-tail of the text already sent has that repeated head dropped (`repeated_prefix`).
+tail of the text already sent has that repeated head dropped (`repeated_prefix`). A model
+that answers its prefilled continuation with a 400 is asked once more with the instruction
+(`Resumption.refused_prefill`); the plan moves any other failed continuation to the next model.
 
 Shared by the sync and async stream drivers through the plan and `StreamAttempt`.
 """
@@ -118,6 +120,7 @@ class Resumption:
         self.request = request
         self.text = ""
         self.segments: list[Segment] = []
+        self._no_prefill: set[str] = set()  # models that refused a prefilled continuation
 
     def add(self, model: str, attempt: int, text: str) -> None:
         """Attempt `attempt` of `model` delivered `text` (after the text so far)."""
@@ -138,10 +141,20 @@ class Resumption:
         return len({s.model for s in self.segments if s.end > s.start}) > 1
 
     def request_for(self, model: ModelInfo) -> Request:
-        """The continuation request for `model` (prefill when it accepts one)."""
-        return continuation_request(
-            self.request, self.text, prefill=model.supports_assistant_prefill
-        )
+        """The continuation request for `model`: a prefill when the catalog says it accepts
+        one and it has not refused one in this request, else the continue instruction."""
+        prefill = model.supports_assistant_prefill and model.name not in self._no_prefill
+        return continuation_request(self.request, self.text, prefill=prefill)
+
+    def refused_prefill(self, model: ModelInfo) -> bool:
+        """`model` answered its continuation with a 400 (`bad_request`): True when that
+        continuation was a prefill, which is then taken as the cause, so `request_for` asks
+        `model` with the continue instruction from now on; False when it had already been
+        asked without a prefill (the 400 has another cause)."""
+        if not model.supports_assistant_prefill or model.name in self._no_prefill:
+            return False
+        self._no_prefill.add(model.name)
+        return True
 
     def joined(self, response: Response) -> Response:
         """`response` (one continuation's own answer) with the text so far in front."""

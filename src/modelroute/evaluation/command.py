@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--server", action="store_true", help="use the local provider server")
     p.add_argument("--script", default=None, help="the local server's model script file")
     p.add_argument("--out", default="out/eval", help="folder for results.jsonl and the report")
-    p.add_argument("--concurrency", type=int, default=4, help="requests at a time (default 4)")
+    p.add_argument(
+        "--concurrency", type=_at_least_one, default=4, help="requests at a time (default 4)"
+    )
     p.add_argument("--judge", default=None, help="a model that grades answers without `expected`")
     p.add_argument(
         "--validators",
@@ -50,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--target",
-        type=float,
+        type=_share,
         default=0.95,
         help="good enough = at least this share of the best quality (default 0.95)",
     )
@@ -165,3 +167,28 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown)
     err.print(f"HTML report: [bold]{html}[/bold]", highlight=False)
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    """`--concurrency`: a whole number >= 1. Raises `argparse.ArgumentTypeError`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    """`--target`: a share of the best quality in (0, 1]. Raises `argparse.ArgumentTypeError`
+    (a percentage such as 95 gets a hint)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is above 1: give a fraction, e.g. 0.95")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value

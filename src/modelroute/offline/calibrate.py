@@ -8,6 +8,8 @@ quality against cost (or strong calls) with one price `lam`: every group takes t
 that maximizes `quality - lam * cost`, and `lam` is the largest price (the cheapest
 combination) that still meets the target. One number thus sets all groups consistently,
 and the stored points let `modelroute calibrate` re-target a router without its data.
+A strong-share cap takes the best quality under the cap among the combinations of both
+sweeps (a price on strong calls alone skips the gaps between its hull's corners).
 
 Picking the best of many settings on the rows that scored them is optimistic (the
 winner's curse: a setting that looks best was partly lucky). Quality targets are
@@ -20,6 +22,7 @@ with 1/sqrt(rows)). Nothing outside the training rows is used.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
@@ -78,8 +81,9 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """The calibrated setting: the price `lam` on `axis`, each group's point, and what the
-    training rows say it reaches (fractions of the baseline's quality and cost)."""
+    """The calibrated setting: the price `lam` (on `price_axis`), each group's point, and
+    what the training rows say it reaches (fractions of the baseline's quality and cost).
+    `lam_axis`: the axis `lam` is on when it is not the target's (None: the target's)."""
 
     target: Target
     lam: float
@@ -89,15 +93,34 @@ class Choice:
     strong_share: float
     target_met: bool
     goal: float | None = None
+    lam_axis: Axis | None = None
+
+    def __getstate__(self) -> list[object]:
+        """Pickled as the field values in order."""
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+    def __setstate__(self, state: Sequence[object]) -> None:
+        """Unpickle; a choice saved before a field existed gets its default."""
+        for i, f in enumerate(dataclasses.fields(self)):
+            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
+
+    @property
+    def price_axis(self) -> Axis:
+        """The axis `lam` is a price on: the target's, unless a strong-share target was
+        best served by a combination found along the cost axis (`lam_axis`; None in
+        routers saved before it existed)."""
+        return self.lam_axis or self.target.axis
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (settings as strings); `goal` is the cross-checked working
-        goal a quality target was calibrated to (None: no cross-check)."""
+        goal a quality target was calibrated to (None: no cross-check); `axis` is the
+        target's axis, `lam_axis` the one `lam` is a price on."""
         return {
             "target": self.target.describe(),
             "cross_checked_goal": self.goal,
             "lam": self.lam,
             "axis": self.target.axis,
+            "lam_axis": self.price_axis,
             "cv_quality_vs_baseline": self.quality,
             "cv_cost_vs_baseline": self.cost,
             "cv_strong_share": self.strong_share,
@@ -235,11 +258,13 @@ def calibrate(
     rows: int,
     checks: Sequence[CrossCheck] = (),
 ) -> Choice:
-    """The cheapest price meeting `target`. `baseline_quality` is the sum of the baseline's
-    quality over the same `rows` training rows. A quality target is first raised to the
-    working goal its `checks` call for (`cross_checked_goal`). When no price meets the
-    goal, the closest one is returned with `target_met=False`; so it is when the checks
-    cannot confirm the target."""
+    """The cheapest price meeting a quality `target`, or the best quality under a
+    strong-share cap (ties: the cheaper), searched along both the strong and the cost
+    axis (`Choice.lam_axis` says which the price is on). `baseline_quality` is the sum of
+    the baseline's quality over the same `rows` training rows. A quality target is first
+    raised to the working goal its `checks` call for (`cross_checked_goal`). When no price
+    meets the goal, the closest one is returned with `target_met=False`; so it is when the
+    checks cannot confirm the target (for a cap: the lowest strong share, flagged)."""
     axis = target.axis
     combos = [(lam, select(frontiers, lam, axis)) for lam in prices(frontiers, axis)]
 
@@ -254,9 +279,11 @@ def calibrate(
     if target.quality is not None and checks:
         goal, checked = cross_checked_goal(checks, target.quality)
 
-    def choice(lam: float, sel: dict[str, OperatingPoint], met: bool) -> Choice:
+    def choice(
+        lam: float, sel: dict[str, OperatingPoint], met: bool, on: Axis | None = None
+    ) -> Choice:
         q, c, s = totals(sel)
-        return Choice(target, lam, sel, q, c, s, met, goal)
+        return Choice(target, lam, sel, q, c, s, met, goal, on or axis)
 
     if target.quality is not None:
         wanted = target.quality if goal is None else goal
@@ -264,21 +291,35 @@ def calibrate(
             if totals(sel)[0] >= wanted - 1e-12:
                 return choice(lam, sel, checked)
         return choice(*combos[-1], False)
+    # A strong-share cap: one price on strong calls reaches only the vertices of the
+    # summed (strong, quality) hull, and the gaps between them can be wide (e.g. 3% and
+    # 16% of queries); the combinations along the cost axis fill many of them. So both
+    # sweeps are candidates: the best quality under the cap wins (ties: the cheaper).
     assert target.strong_share is not None
-    for lam, sel in reversed(combos):  # best quality first
-        if totals(sel)[2] <= target.strong_share + 1e-12:
-            return choice(lam, sel, True)
+    cap = target.strong_share + 1e-12
+    candidates: list[tuple[float, dict[str, OperatingPoint], Axis]] = [
+        (lam, sel, axis) for lam, sel in combos
+    ] + [(lam, select(frontiers, lam, "cost"), "cost") for lam in prices(frontiers, "cost")]
+    under = [(totals(sel), lam, sel, on) for lam, sel, on in candidates if totals(sel)[2] <= cap]
+    if under:
+        _, lam, sel, on = max(under, key=lambda u: (u[0][0], -u[0][1]))
+        return choice(lam, sel, True, on)
     return choice(*combos[0], False)
 
 
-def rank_key(choice: Choice) -> tuple[bool, bool, float]:
-    """Order calibrated choices for one target, best first: confirmed (`target_met`)
-    first; then, for a quality target, those whose training rows reach it; then the
-    lowest cost among those, else the highest quality."""
-    reached = choice.target.quality is None or choice.quality >= choice.target.quality - 1e-12
+def rank_key(choice: Choice) -> tuple[bool, bool, float, float]:
+    """Order calibrated choices for one target, best first. A quality target: confirmed
+    (`target_met`) first; then those whose training rows reach it; then the lowest cost
+    among those, else the highest quality. A strong-share target: those under the cap
+    first, by the highest quality (ties: the lowest cost); else the lowest strong share."""
+    if choice.target.strong_share is not None:
+        if choice.target_met:
+            return (False, False, -choice.quality, choice.cost)
+        return (True, True, choice.strong_share, -choice.quality)
+    reached = choice.quality >= (choice.target.quality or 0.0) - 1e-12
     if choice.target_met or reached:
-        return (not choice.target_met, not reached, choice.cost)
-    return (True, True, -choice.quality)
+        return (not choice.target_met, not reached, choice.cost, 0.0)
+    return (True, True, -choice.quality, 0.0)
 
 
 def best_calibration(candidates: Sequence[Calibration], target: Target) -> Calibration:

@@ -155,9 +155,25 @@ class CascadeRouter:
         p, model = verifier.best(parsed, tuple(answers), self._index)
         return float(p[0]), self.models[int(model[0])]
 
+    def needed_models(self) -> tuple[str, ...]:
+        """The models any of its plans (at any price) may call, and the baseline (for
+        unseen tasks): the columns replay needs."""
+        stages = [
+            stage
+            for points in self.calibration.frontiers.values()
+            for point in points
+            if isinstance(point.setting, Plan)
+            for stage in point.setting.stages
+        ]
+        return tuple(dict.fromkeys([*stages, self.baseline]))
+
     def prepare(self, table: OutcomeTable) -> _Prepared:
-        """Map the table's columns; raises `UnknownModelError` for a model it lacks."""
-        columns = table.columns(self.models)
+        """Map the table's columns. Raises `UnknownModelError` for a model a plan calls
+        (or the baseline) that the table lacks; a model no plan calls may be absent."""
+        needed = set(table.columns(self.needed_models(), "the cascade router calls it"))
+        base = table.column(self.baseline)
+        columns = [table.models.index(m) if m in table.models else base for m in self.models]
+        assert needed <= set(columns)
         if table.responses is None:
             raise ModelRouteError("a cascade needs recorded answers (`<model>|model_response`)")
         tasks = np.asarray(table.tasks, dtype=object)

@@ -66,8 +66,14 @@ class PromptClassifier:
 
     @property
     def lam(self) -> float:
-        """The calibrated price of cost."""
-        return float(self.calibration.choice.lam)
+        """The calibrated price of cost. A choice priced on strong-model calls (a
+        strong-share target) routes at its point's grid price of cost instead."""
+        choice = self.calibration.choice
+        if choice.price_axis != "cost" and len(choice.points) == 1:
+            (point,) = choice.points.values()
+            if isinstance(point.setting, float | int):
+                return float(point.setting)
+        return float(choice.lam)
 
     def retarget(self, target: Target) -> PromptClassifier:
         """The same router calibrated for another target (no data needed)."""
@@ -123,7 +129,7 @@ class PromptClassifier:
 
     def prepare(self, table: OutcomeTable) -> tuple[list[int], FloatArray]:
         """Column map and predictions (reused across prices)."""
-        columns = table.columns(self.models)
+        columns = table.columns(self.models, "the router was trained on it and may pick it")
         return columns, self.predict(table.prompts, table.tasks)
 
     def run_prepared(

@@ -1,6 +1,7 @@
 """The options of `modelroute train`, `replay` and `calibrate`, checked before any work.
 
-The `argparse` types refuse out-of-range targets at parsing (exit 2 with usage); the
+The `argparse` types refuse out-of-range targets at parsing (under `modelroute`: one line
+on stderr naming the option, exit code 2, see `modelroute.cli_errors`); the
 `--out` check raises `OutputPathError` before a long training run rather than after it.
 """
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from modelroute.cli_errors import error_line, one_line, os_problem
 from modelroute.errors import ModelRouteError
 
 if TYPE_CHECKING:
@@ -54,33 +55,25 @@ def warn(args: argparse.Namespace, warnings: list[str], message: str) -> None:
     warnings.append(message)
 
 
-def _os_message(exc: OSError) -> str:
-    """`<path>: no such file or directory` style, like the data loader's errors."""
-    if exc.filename is not None and exc.strerror:
-        return f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
-    return str(exc)
-
-
 def guarded(func: Command) -> Command:
     """Exit 2 with one line on stderr for our errors, OS errors and a missing `ml` extra
     (an ImportError of numpy/scipy/scikit-learn); anything else is a bug and propagates."""
 
     def run(args: argparse.Namespace) -> int:
-        command = getattr(args, "command", "")
+        prog = f"modelroute {getattr(args, 'command', '')}".rstrip()
         try:
             code: int = func(args)
         except ModelRouteError as exc:
-            sys.stderr.write(f"modelroute {command}: error: {exc}\n")
+            sys.stderr.write(error_line(prog, one_line(exc)) + "\n")
             return 2
         except OSError as exc:
-            sys.stderr.write(f"modelroute {command}: error: {_os_message(exc)}\n")
+            sys.stderr.write(error_line(prog, os_problem(exc)) + "\n")
             return 2
         except ImportError as exc:
             if (exc.name or "").partition(".")[0] not in _ML_MODULES:
                 raise
-            sys.stderr.write(
-                f"modelroute {command} needs the 'ml' extra: pip install 'modelroute[ml]'\n"
-            )
+            problem = "needs the 'ml' extra: pip install 'modelroute[ml]'"
+            sys.stderr.write(error_line(prog, problem) + "\n")
             return 2
         return code
 

@@ -60,6 +60,15 @@ class UncostedModelError(UnknownModelError):
         )
 
 
+class MissingColumnError(UnknownModelError):
+    """A model asked for (a baseline, a model a router calls, a route model) has no column
+    in the data; the message says who expects it and lists the data's models."""
+
+    def __init__(self, path: str, model: str, message: str) -> None:
+        self.model = model
+        ConfigError.__init__(self, path, message)
+
+
 @dataclass(frozen=True, slots=True)
 class OutcomeTable:
     """What every model answered to every query, how good it was and what it cost.
@@ -94,19 +103,27 @@ class OutcomeTable:
         """False for two-model data recorded without prices."""
         return not bool(np.isnan(self.cost).any())
 
-    def column(self, model: str) -> int:
-        """Index of `model`; raises `UnknownModelError` (path `data`) when absent, the
-        subclass `UncostedModelError` when it was left out for lack of a cost column."""
+    def column(self, model: str, needed_by: str = "") -> int:
+        """Index of `model`. Raises `UncostedModelError` (path `data`) when it was left out
+        for lack of a cost column, else `MissingColumnError` (an `UnknownModelError`)
+        naming `needed_by` (e.g. `the router's plans call it`) and the data's models."""
         try:
             return self.models.index(model)
         except ValueError:
             if model in self.uncosted:
                 raise UncostedModelError("data", model) from None
-            raise UnknownModelError("data", model) from None
+            raise MissingColumnError("data", model, self.missing(model, needed_by)) from None
 
-    def columns(self, models: Iterable[str]) -> list[int]:
-        """Indices of `models`, in order; raises `UnknownModelError` for the first unknown."""
-        return [self.column(m) for m in models]
+    def missing(self, model: str, needed_by: str = "") -> str:
+        """The message for a model without a column: `unknown model 'x' (<needed_by>); the
+        data's model columns are [...]`."""
+        why = f" ({needed_by})" if needed_by else ""
+        return f"unknown model {model!r}{why}; the data's model columns are {list(self.models)}"
+
+    def columns(self, models: Iterable[str], needed_by: str = "") -> list[int]:
+        """Indices of `models`, in order; raises `UnknownModelError` for the first unknown
+        (see `column`)."""
+        return [self.column(m, needed_by) for m in models]
 
     def take(self, rows: Sequence[int] | NDArray[np.int64]) -> OutcomeTable:
         """The table restricted to `rows` (in that order); skip counts are kept."""

@@ -47,7 +47,8 @@ class Replayable(Protocol):
 @dataclass(frozen=True, slots=True)
 class ReplayReport:
     """Replay results. Quality is per query (0..1), costs USD per query (None without
-    prices); `*_vs_baseline` are fractions of the baseline's."""
+    prices); `*_vs_baseline` are fractions of the baseline's. `aiq_note` says why `aiq` is
+    None (no sweep asked for, no family to sweep, or no prices)."""
 
     router: str
     queries: int
@@ -71,6 +72,7 @@ class ReplayReport:
     pgr: dict[str, Any] | None
     setting: dict[str, Any] = field(default_factory=dict)
     decision_seconds: float = 0.0
+    aiq_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -109,15 +111,19 @@ def replay(
 
     Raises `UnknownModelError` when the router names a model the data lacks.
     """
-    base = baseline or router.baseline
-    b = table.column(base)
     started = time.perf_counter()
-    prep = router.prepare(table)
+    prep = router.prepare(table)  # checks the router's own models first
+    base = baseline or router.baseline
+    data_name = getattr(router, "data_name", None)  # a config's names -> the data's
+    base = data_name(table, base) if data_name is not None else base
+    b = table.column(base, "the baseline")
     out = router.run_prepared(table, prep, None)
     decision_seconds = time.perf_counter() - started
+    swept = curve and getattr(router, "calibration", None) is not None
     points = _curve(router, table, prep, out) if curve else []
     singles = [single_model(table.quality, table.cost, j) for j in range(len(table.models))]
-    aiq_router, aiq_single = _aiq(table, singles, points)
+    aiq_router, aiq_single = _aiq(table, singles, points if swept else [])
+    note = _aiq_note(router, table, curve)
     best = oracle(table.quality, table.cost)
     base_q, base_c = singles[b].mean_quality, _money(singles[b].mean_cost)
     cost = _money(out.mean_cost)
@@ -147,7 +153,22 @@ def replay(
         pgr=_two_model(router, table, b),
         setting=_setting(router),
         decision_seconds=decision_seconds,
+        aiq_note=note,
     )
+
+
+def _aiq_note(router: Replayable, table: OutcomeTable, curve: bool) -> str | None:
+    """Why AIQ is not reported, or None when it is."""
+    if not table.has_costs or not len(table):
+        return "no AIQ: the data has no prices"
+    if not curve:
+        return "no AIQ: the cost-quality sweep was skipped"
+    if getattr(router, "calibration", None) is None:
+        return (
+            f"no AIQ: a {router.kind} has one operating point, not a curve; the area under "
+            "one point's hull is not comparable with a swept router's AIQ"
+        )
+    return None
 
 
 def _aiq(
@@ -194,6 +215,13 @@ def _setting(router: Replayable) -> dict[str, Any]:
     return {} if calibration is None else calibration.choice.to_dict()
 
 
+def _aiq_text(report: ReplayReport) -> str:
+    singles = "-" if report.aiq_single_models is None else f"{report.aiq_single_models:.3f}"
+    if report.aiq is None:
+        return f"- ({singles}): {report.aiq_note}" if report.aiq_note else f"- ({singles})"
+    return f"{report.aiq:.3f} ({singles})"
+
+
 def summary_rows(report: ReplayReport) -> Sequence[tuple[str, str]]:
     """(label, value) pairs for a human-readable table."""
 
@@ -215,10 +243,7 @@ def summary_rows(report: ReplayReport) -> Sequence[tuple[str, str]]:
         ("baseline cost per query", usd(report.baseline_cost_per_query)),
         ("calls per query", f"{report.calls_per_query:.2f}"),
         ("strong-model share", pct(report.strong_share)),
-        (
-            "AIQ (single models)",
-            "-" if report.aiq is None else f"{report.aiq:.3f} ({report.aiq_single_models:.3f})",
-        ),
+        ("AIQ (single models)", _aiq_text(report)),
         ("oracle", f"{report.oracle['quality']:.4f} at {usd(report.oracle['cost_per_query'])}"),
     ]
     if report.pgr is not None:

@@ -114,7 +114,7 @@ def _train_classifier(
 ) -> PromptClassifier:
     _check_rows(table)
     base = baseline or default_baseline(table)
-    b = table.column(base)
+    b = table.column(base, "--baseline")
     cost = relative_cost(table, b)
     texts = [prompt_text(p, t) for p, t in zip(table.prompts, table.tasks, strict=True)]
     fold_of = _folds(len(table), folds, seed)
@@ -222,7 +222,7 @@ def _train_cascade(
     if table.responses is None:
         raise ModelRouteError("a cascade needs recorded answers (`<model>|model_response`)")
     base = baseline or default_baseline(table)
-    b = table.column(base)
+    b = table.column(base, "--baseline")
     cost = relative_cost(table, b)
     parsed = parse_answers(table.responses)
     tasks = np.asarray(table.tasks, dtype=object)
@@ -316,6 +316,8 @@ def train_router(
 
 def _rank_key(router: Router) -> tuple[bool, float, float]:
     c = router.calibration.choice
+    if c.target.strong_share is not None:  # under the cap: the best quality, then cheaper
+        return (not c.target_met, -c.quality if c.target_met else c.strong_share, c.cost)
     return (not c.target_met, c.cost if c.target_met else -c.quality, -c.quality)
 
 

@@ -26,26 +26,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the report; print the markdown (or JSON) on stdout, file paths on stderr.
 
-    Raises `ConfigError` (bad `--config`), `NoDecisions` (a file with no decision line)
-    and `ReportExtraMissing` (no plotly); `modelroute.cli` prints them as one line."""
+    Raises `UsageError` (no such log file; a bad `--config`, naming it), `NoDecisions`
+    (a file with no decision line) and `ReportExtraMissing` (no plotly); `modelroute.cli`
+    prints them as one line (`modelroute report: error: ...`) and exits with code 2."""
+    from modelroute.cli_errors import UsageError, one_line, os_problem
     from modelroute.errors import ConfigError
     from modelroute.report.build import NoDecisions, config_budgets, read_report, write_report
 
     log = Path(args.log)
     if not log.is_file():
-        print(f"modelroute report: no such file: {log}", file=sys.stderr)
-        return 2
+        reason = (
+            "is a directory, not a decision log" if log.is_dir() else "no such file or directory"
+        )
+        raise UsageError(f"{log}: {reason}")
     out = Path(args.out) if args.out else log.with_name("report.html")
     try:
         budgets, tz = config_budgets(args.config)
     except (OSError, ConfigError) as exc:
-        from modelroute.cli import one_line
-
-        problem = exc.strerror if isinstance(exc, OSError) else one_line(exc)
-        if not str(problem).startswith(str(args.config)):
+        problem = os_problem(exc) if isinstance(exc, OSError) else one_line(exc)
+        if not problem.startswith(str(args.config)):
             problem = f"{args.config}: {problem}"
-        print(f"modelroute report: --config {problem}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--config {problem}") from None
     data, stats = read_report(log, budgets=budgets, timezone=tz)
     if not stats.decisions:
         raise NoDecisions(str(log), stats)

@@ -8,9 +8,12 @@ each valid answer the plan asks `judge`: a non-final stage is accepted when the 
 verifier's P(right) of the best answer so far reaches the plan's threshold (the answer
 returned is then that best answer, possibly an earlier stage's), else the request
 escalates (`low_confidence`); the final stage answers with its own text, or with the
-best-scored candidate when the plan votes at the end. Tasks unseen in training (or
-without a task) go to the baseline model only. Needs the `ml` extra; loading unpickles
-the file, so load only routers you trust.
+best-scored candidate when the plan votes at the end. When the final stage gives no
+valid answer (it failed, was skipped or its answer was invalid), the best-scored held
+answer is returned. Tasks unseen in training (or without a task) go to the baseline
+model only. A `Route` built with a cascade checks that every model it may call is a
+route model (`check_route`). Needs the `ml` extra; loading unpickles the file, so load
+only routers you trust.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from modelroute.cascade_acceptance import CascadeStep
-from modelroute.errors import ModelRouteError
+from modelroute.errors import ConfigError, ModelRouteError
 from modelroute.strategies.base import Ranking
+from modelroute.strategies.trained import load_router_file
 
 if TYPE_CHECKING:
     from modelroute.catalog import Catalog
@@ -58,14 +62,18 @@ class LearnedCascade:
         names: Mapping[str, str] | None = None,
     ) -> LearnedCascade:
         """Load a cascade router file saved by `modelroute train --kind cascade`. Raises
-        `ValueError` for a file holding another kind of router, `RouterFileError` (a
-        `ValueError`) for a file that is not a router, `OSError` when unreadable."""
-        from modelroute.offline.artifact import load_router
+        `ConfigError` (naming `path`) for a missing or unreadable file and for a file
+        holding a classifier (load that with `TrainedRouter.load`), `RouterFileError` for a
+        file that is not a router (all `ModelRouteError`s and `ValueError`s)."""
         from modelroute.offline.cascade import CascadeRouter
 
-        router = load_router(path)
+        router = load_router_file(path)
         if not isinstance(router, CascadeRouter):
-            raise ValueError(f"{path}: a {router.kind} router, not a cascade")
+            raise ConfigError(
+                "",
+                f"{path}: a {router.kind} router, not a cascade; load it with "
+                "modelroute.strategies.trained.TrainedRouter.load",
+            )
         return cls(router, lam, dict(names or {}))
 
     @property
@@ -79,6 +87,23 @@ class LearnedCascade:
         (for unseen tasks), each once."""
         stages = [s for plan in self._plans.values() for s in plan.stages]
         return tuple(dict.fromkeys([*stages, self.router.baseline]))
+
+    @property
+    def route_models(self) -> tuple[str, ...]:
+        """`needed_models` by their route names: the models a route must list."""
+        back = {known: model for model, known in self.names.items()}
+        return tuple(back.get(m, m) for m in self.needed_models)
+
+    def check_route(self, models: tuple[str, ...]) -> None:
+        """Called by `Route` when built: raises `ValueError` naming the models a request
+        may call (a plan's stage or the baseline, by route name) that `models` lacks."""
+        missing = [m for m in self.route_models if m not in models]
+        if missing:
+            raise ValueError(
+                f"the cascade calls {missing}, which are not among the route's models "
+                f"{list(models)} (every plan's stages and the baseline, for unseen tasks, "
+                f"must be route models: {list(self.route_models)})"
+            )
 
     def renamed(self, names: Mapping[str, str]) -> LearnedCascade:
         """The same cascade for a route naming the router's models differently
@@ -94,15 +119,18 @@ class LearnedCascade:
         return tuple(back.get(s, s) for s in trained), plan
 
     def rank(self, request: Request, models: tuple[str, ...], catalog: Catalog) -> Ranking:
-        """The task's stages that are route models, in call order (a stage the route lacks
-        is left out; a YAML config refuses such a route)."""
+        """The task's stages that are route models, in call order (`Route` refuses a
+        route lacking one; see `check_route`). The reason names the plan in route names,
+        e.g. `task 'quiz': small -> mid -> large (accept p>=0.703)`."""
         stages, plan = self.stages(request.task)
-        stages = tuple(m for m in stages if m in models)
+        called = tuple(m for m in stages if m in models)
         if plan is None:
-            why = f"task {request.task!r} unseen in training: baseline only"
-            return Ranking(stages, reason=why)
+            task = request.task
+            why = "no task" if task is None else f"task {task!r} unseen in training"
+            return Ranking(called, reason=f"{why}: baseline only")
         threshold = None if math.isinf(plan.threshold) else plan.threshold
-        return Ranking(stages, reason=f"task {request.task!r}: {plan}", threshold=threshold)
+        shown = replace(plan, stages=stages)  # the plan as the route names its models
+        return Ranking(called, reason=f"task {request.task!r}: {shown}", threshold=threshold)
 
     def judge(self, request: Request, answers: Mapping[str, str], final: bool) -> CascadeStep:
         """Accept or escalate after the newest of `answers` (route name -> text, in call
@@ -110,10 +138,12 @@ class LearnedCascade:
         if not answers:
             raise ValueError("judge needs at least one answer")
         newest = list(answers)[-1]
-        plan = self._plans.get(request.task) if request.task is not None else None
+        stages, plan = self.stages(request.task)
         if plan is None:
             return CascadeStep(True, newest, detail="unseen task: the baseline answers")
-        if final and not plan.vote_at_end:
+        # `final` without the last stage's answer: it failed, was skipped or was invalid
+        last_answered = newest == stages[-1]
+        if final and last_answered and not plan.vote_at_end:
             return CascadeStep(True, newest, detail="final stage: its own answer")
         if not final and math.isinf(plan.threshold):
             why = "the plan accepts no early answer"
@@ -121,12 +151,16 @@ class LearnedCascade:
         scored = self._score(request.task or "", answers)
         if scored is None:
             if final:
-                return CascadeStep(True, newest, detail="final stage: no verifier for this set")
+                why = "final stage: no verifier for this set"
+                if not last_answered:
+                    why = f"no answer from the final stage, no verifier for this set: {newest}"
+                return CascadeStep(True, newest, detail=why)
             why = "no acceptance model for this called set"
             return CascadeStep(False, detail=why, code="no_verifier")
         p, pick = scored
         if final:
-            return CascadeStep(True, pick, p, detail=f"final vote: {pick} P(right)={p:.3f}")
+            why = "final vote" if last_answered else "no answer from the final stage, best held"
+            return CascadeStep(True, pick, p, detail=f"{why}: {pick} P(right)={p:.3f}")
         if p >= plan.threshold:
             detail = f"accepted {pick}: P(right)={p:.3f} >= {plan.threshold:.3f}"
             return CascadeStep(True, pick, p, plan.threshold, detail)

@@ -13,10 +13,21 @@ from modelroute.types import Request
 @dataclass(frozen=True, slots=True)
 class RenamedStrategy:
     """A strategy that knows some route models by other names (`names`: route model ->
-    the strategy's name for it); rankings come back in route model names."""
+    the strategy's name for it); rankings come back in route model names.
+
+    Raises ValueError for a strategy that also judges answers (a learned cascade): this
+    wrapper would hide its judging, so the route would silently stop being a cascade; give
+    `LearnedCascade.load(path, names=...)` the names instead."""
 
     inner: Strategy
     names: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        if hasattr(self.inner, "judge"):
+            raise ValueError(
+                "RenamedStrategy cannot wrap a strategy that judges answers (a learned "
+                "cascade): pass the names to it instead, e.g. LearnedCascade.load(path, names=...)"
+            )
 
     @property
     def name(self) -> str:

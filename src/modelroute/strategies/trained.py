@@ -16,11 +16,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelroute.catalog import Catalog
+from modelroute.errors import ConfigError
 from modelroute.strategies.base import Ranking
 from modelroute.types import Request
 
 if TYPE_CHECKING:
+    from modelroute.offline.artifact import TrainedRouter as RouterFile
     from modelroute.offline.classifier import PromptClassifier
+
+
+def load_router_file(path: str | os.PathLike[str]) -> RouterFile:
+    """The trained router (classifier or cascade) saved at `path`. Raises `ConfigError`
+    naming `path` when the file is missing or unreadable, `RouterFileError` when it is
+    not a router file (both `ModelRouteError`s and `ValueError`s)."""
+    from modelroute.offline.artifact import load_router
+
+    try:
+        return load_router(path)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConfigError("", f"cannot read router file {os.fspath(path)!r}: {why}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +52,18 @@ class TrainedRouter:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], lam: float | None = None) -> TrainedRouter:
-        """Load a classifier router file saved by `modelroute train`."""
-        from modelroute.offline.artifact import load_router
+        """Load a classifier router file saved by `modelroute train --kind classifier`.
+        Raises `ConfigError` (naming `path`) for a missing or unreadable file and for a
+        cascade file (load that with `LearnedCascade.load`), `RouterFileError` (a
+        `ModelRouteError`) for a file that is not a router."""
         from modelroute.offline.classifier import PromptClassifier
 
-        router = load_router(path)
+        router = load_router_file(path)
         if not isinstance(router, PromptClassifier):
-            raise ValueError(
-                f"{path}: a {router.kind} router needs recorded answers; use a classifier "
-                "(load a cascade with modelroute.strategies.learned_cascade.LearnedCascade)"
+            raise ConfigError(
+                "",
+                f"{path}: a {router.kind} router, not a classifier; use a classifier here, or "
+                "load a cascade with modelroute.strategies.learned_cascade.LearnedCascade.load",
             )
         return cls(router, lam)
 
