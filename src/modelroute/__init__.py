@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "ProviderError": "modelroute.errors",
     "AllAttemptsFailed": "modelroute.errors",
     "StreamInterrupted": "modelroute.errors",
+    "StreamRejected": "modelroute.errors",
     "InvalidRequest": "modelroute.errors",
     "Segment": "modelroute.records",
 }
@@ -60,6 +61,7 @@ __all__ = [
     "Segment",
     "StreamChunk",
     "StreamInterrupted",
+    "StreamRejected",
     "UnknownModelError",
     "Usage",
     "Verdict",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
         ModelRouteError,
         ProviderError,
         StreamInterrupted,
+        StreamRejected,
         UnknownModelError,
     )
     from modelroute.reasons import FallbackReason

@@ -39,7 +39,9 @@ class ModelInfo:
     """One model as the router sees it.
 
     `name` is the name routes use; `target` what the backend is asked for (for LiteLLM,
-    e.g. `openai/gpt-4o-mini`); `provider` the provider label used in records and spans.
+    e.g. `openai/gpt-4o-mini`); `provider` the provider label used in records and spans,
+    taken from `target`'s first segment when not given (LiteLLM's `provider/model`
+    convention: `openai/m-a` -> `openai`; a target without `/` leaves it None).
     Prices are USD per token; `max_input_tokens` is the context window in tokens.
     `supports_assistant_prefill`: the model continues a conversation that ends with an
     assistant message (LiteLLM's `supports_assistant_prefill`); a resumed stream uses it.
@@ -63,6 +65,10 @@ class ModelInfo:
     api_base: str | None = field(default=None, repr=False)  # may hold a password
     api_key_env: str | None = None
     aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.provider is None:
+            object.__setattr__(self, "provider", provider_of_target(self.target))
 
     @property
     def call_name(self) -> str:
@@ -104,6 +110,14 @@ class ModelInfo:
         if not self.supports_json_schema and request.needs_json_schema:
             return "json_schema"
         return None
+
+
+def provider_of_target(target: str | None) -> str | None:
+    """The provider label of a LiteLLM-style `target` (`provider/model`): its first
+    segment (`openai/gpt-4o` -> `openai`), or None when `target` is None or has no `/`."""
+    if not target or "/" not in target:
+        return None
+    return target.split("/", 1)[0] or None
 
 
 def model_family(name: str) -> str:

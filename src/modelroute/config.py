@@ -60,6 +60,7 @@ from modelroute.strategies.latency import LatencyTracker
 if TYPE_CHECKING:
     from modelroute.backend import Backend
     from modelroute.clock import Clock
+    from modelroute.guards import AttemptGuard
     from modelroute.router import Router
     from modelroute.sinks import Sink
 
@@ -92,6 +93,10 @@ __all__ = [
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | RouterConfig) -> RouterConfig:
     """Parse and validate a config from a YAML or JSON path (`.json`), a dict or a `RouterConfig`.
 
+    Relative file paths in a config file (`decision_log`, a trained strategy's `path`) are
+    made absolute against the file's folder; in a dict they stay relative to the working
+    directory.
+
     Raises `InvalidConfig` (a `ConfigError`) listing every schema problem with its path,
     e.g. `routes.default.retries`; a misspelled key gets a suggestion.
     """
@@ -103,10 +108,15 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | RouterConfi
         data = _read_file(source)
     if not isinstance(data, Mapping):
         raise ConfigError("", f"config must be a mapping, got {type(data).__name__}")
+    context = _context(source)
     try:
-        return RouterConfig.model_validate(data, context=_context(source))
+        cfg = RouterConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidConfig(schema_problems(exc, _config_keys(RouterConfig))) from None
+    base = context.get("base_dir")
+    if base is not None and cfg.decision_log and not os.path.isabs(cfg.decision_log):
+        cfg = cfg.model_copy(update={"decision_log": os.path.join(base, cfg.decision_log)})
+    return cfg
 
 
 def _context(source: object) -> dict[str, Any]:
@@ -211,8 +221,17 @@ def build_router(
     backend: Backend | None = None,
     clock: Clock | None = None,
     sinks: Sequence[Sink] = (),
+    observers: Sequence[object] = (),
+    guards: Sequence[AttemptGuard] = (),
+    seed: int | None = None,
 ) -> Router:
-    """A `Router` from a validated config. The backend defaults to LiteLLM's."""
+    """A `Router` from a validated config. The backend defaults to LiteLLM's.
+
+    `sinks` come before the config's `decision_log`; `observers` (e.g.
+    `modelroute_otel.OTelObserver`) join the latency tracker the config's strategies use;
+    `guards` run after the config's `limits` guard; `seed` makes backoff jitter repeatable.
+    Raises `InvalidConfig` listing every cross-reference problem (see `check_config`).
+    """
     from modelroute.router import Router
     from modelroute.sinks import JsonlSink
 
@@ -242,8 +261,9 @@ def build_router(
         sinks=all_sinks,
         clock=clock,
         breaker=BreakerConfig(**cfg.breaker.model_dump()),
-        observers=[tracker],
+        observers=[tracker, *observers],
         rules=build_rules(cfg),
-        guards=[cfg.limits.build_guard(catalog, clock)] if cfg.limits else [],
+        guards=[*([cfg.limits.build_guard(catalog, clock)] if cfg.limits else []), *guards],
+        seed=seed,
         redact_users=user_redaction(cfg),
     )

@@ -182,6 +182,26 @@ class StreamInterrupted(ModelRouteError):
         )
 
 
+class StreamRejected(StreamInterrupted):
+    """A stream finished, but its answer failed a validator after text reached the caller.
+
+    Nothing broke, yet no fallback is possible: the caller already holds `partial_text`
+    (the whole answer). `reason` is the fallback reason, e.g. `invalid_output:too_short`.
+    Only the empty check can still fall back on a stream (an empty answer delivers
+    nothing); validate a non-streamed call to fall back on any other verdict.
+    """
+
+    def __init__(self, partial_text: str, decision: Decision, cause: str) -> None:
+        super().__init__(partial_text, decision, cause)
+        self.reason = cause
+        self.args = (
+            f"route {decision.route!r}: the streamed answer failed validation ({cause}) "
+            f"after {len(partial_text)} characters reached the caller; a stream cannot "
+            "fall back once text was delivered (call complete()/acomplete() to fall back "
+            "on invalid answers)",
+        )
+
+
 class UnknownRouteError(ModelRouteError, KeyError):
     """A request named a route the router does not have."""
 

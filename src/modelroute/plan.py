@@ -19,6 +19,7 @@ from modelroute.errors import (
     LimitExceeded,
     ProviderError,
     StreamInterrupted,
+    StreamRejected,
 )
 from modelroute.observer import AttemptStarted, Observers, RequestStarted
 from modelroute.plan_actions import Action, Call, Done, GiveUp, Sleep, Verify
@@ -225,7 +226,9 @@ class Plan:
             decision = self._conclude(RequestOutcome.for_success(self._attempts))
             return Done(response, decision)
         if committed:
-            return self._interrupted(response.text, f"invalid_output:{failed.name}")
+            # the stream finished, text reached the caller: a typed rejection, no fallback
+            reason = f"invalid_output:{failed.name}"
+            return self._interrupted(response.text, reason, rejected=True)
         return self._next_candidate()
 
     def on_verdict(
@@ -476,10 +479,12 @@ class Plan:
         error.__cause__ = cause
         return GiveUp(error, decision)
 
-    def _interrupted(self, partial_text: str, cause: str) -> GiveUp:
-        """`partial_text`: everything the caller received."""
+    def _interrupted(self, partial_text: str, cause: str, *, rejected: bool = False) -> GiveUp:
+        """`partial_text`: everything the caller received; `rejected`: the stream finished
+        but its answer failed a validator (`StreamRejected`)."""
         decision = self._conclude(RequestOutcome.INTERRUPTED)
-        return GiveUp(StreamInterrupted(partial_text, decision, cause), decision)
+        error = (StreamRejected if rejected else StreamInterrupted)(partial_text, decision, cause)
+        return GiveUp(error, decision)
 
     # -- resumed streams (see modelroute.stream_resume) ---------------------------
 

@@ -21,8 +21,11 @@ class Route:
 
     `models[0]` is the primary; the rest are fallbacks tried in order. `validators`
     judge every answer (the request's own needs, such as a JSON schema, are added
-    per request). `ranker` (a `modelroute.strategies.base.Strategy`) reorders or narrows
-    `models` per request; without one the order is static. Raises ValueError when
+    per request). They are stored without repeats: `NonEmpty`, which every request
+    implies, is dropped, as is any validator equal to an earlier one (and any tier
+    validator the route already runs), so each check runs, and is recorded, once.
+    `ranker` (a `modelroute.strategies.base.Strategy`) reorders or narrows `models` per
+    request; without one the order is static. Raises ValueError when
     `models` is empty.
 
     `tier_validators` adds validators for one model only: a cascade accepts a cheap
@@ -60,6 +63,12 @@ class Route:
     def __post_init__(self) -> None:
         if not self.models:
             raise ValueError(f"route {self.name!r} has no models")
+        if self.validators or self.tier_validators:
+            from modelroute.validators import route_validators
+
+            own, tiers = route_validators(self.validators, self.tier_validators)
+            object.__setattr__(self, "validators", own)  # frozen: normalised once, here
+            object.__setattr__(self, "tier_validators", tiers)
         if self.verifier is not None and hasattr(self.ranker, "judge"):
             raise ValueError(
                 f"route {self.name!r}: a cascade strategy judges answers itself; "

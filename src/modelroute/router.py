@@ -200,9 +200,15 @@ class Router:
         backend: Backend | None = None,
         clock: Clock | None = None,
         sinks: Sequence[Sink] = (),
+        observers: Sequence[object] = (),
+        guards: Sequence[AttemptGuard] = (),
+        seed: int | None = None,
     ) -> Router:
         """Build a router from a YAML file path, a dict or a `RouterConfig`.
 
+        The keyword arguments are those of `Router` a config cannot hold: `sinks` (the
+        config's `decision_log` is added after them), `observers` (e.g. an
+        `OTelObserver`), `guards` (after the config's `limits` guard), `seed`.
         Raises `ConfigError` naming the exact config path of the first problem.
         The backend defaults to `modelroute_litellm.LiteLLMBackend` (needs the
         `litellm` extra).
@@ -210,7 +216,15 @@ class Router:
         from modelroute.config import build_router, load_config
 
         cfg = config if not isinstance(config, str | os.PathLike | Path) else load_config(config)
-        return build_router(load_config(cfg), backend=backend, clock=clock, sinks=sinks)
+        return build_router(
+            load_config(cfg),
+            backend=backend,
+            clock=clock,
+            sinks=sinks,
+            observers=observers,
+            guards=guards,
+            seed=seed,
+        )
 
     # -- public calls -----------------------------------------------------------
 

@@ -285,6 +285,31 @@ def validators_for_request(request: Request) -> tuple[Validator, ...]:
 _NON_EMPTY: tuple[Validator, ...] = (NonEmpty(),)
 
 
+def distinct_validators(
+    validators: Iterable[Validator], already: tuple[Validator, ...] = ()
+) -> tuple[Validator, ...]:
+    """`validators` in order, each once: a validator equal to an earlier one, or to one in
+    `already`, is dropped (validators are frozen values, so equal ones judge alike)."""
+    seen: list[Validator] = list(already)
+    kept: list[Validator] = []
+    for validator in validators:
+        if validator not in seen:
+            seen.append(validator)
+            kept.append(validator)
+    return tuple(kept)
+
+
+def route_validators(
+    validators: tuple[Validator, ...], tier_validators: Mapping[str, tuple[Validator, ...]]
+) -> tuple[tuple[Validator, ...], dict[str, tuple[Validator, ...]]]:
+    """A route's validators and per-model tiers without repeats: nothing every request
+    implies (`NonEmpty`, see `validators_for_request`), nothing twice, and no tier
+    validator the route already runs. Returns `(validators, tier_validators)`."""
+    own = distinct_validators(validators, _NON_EMPTY)
+    implied = _NON_EMPTY + own
+    return own, {model: distinct_validators(t, implied) for model, t in tier_validators.items()}
+
+
 def _min_length(value: Any, path: str) -> Validator:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(path, f"min_length must be a positive integer, got {value!r}")

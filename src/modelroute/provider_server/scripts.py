@@ -74,12 +74,38 @@ class Usage:
     prompt_tokens_details: Mapping[str, int] | None = None
     completion_tokens_details: Mapping[str, int] | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"Usage.{name}: expected an int or None, got {value!r}")
+            if value is not None and value < 0:
+                raise ValueError(f"Usage.{name}: must be >= 0, got {value}")
+
+
+def as_usage(value: object, field_name: str) -> Usage | None:
+    """`value` as a `Usage`: None and `Usage` as is, a mapping of `Usage`'s fields
+    (`{"prompt_tokens": 400}`) converted. Raises TypeError naming `field_name` for any
+    other type or an unknown key."""
+    if value is None or isinstance(value, Usage):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{field_name}: expected a Usage, a mapping or None, got {type(value).__name__}"
+        )
+    allowed = {f.name for f in dataclasses.fields(Usage)}
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise TypeError(f"{field_name}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+    return Usage(**value)
+
 
 @dataclass(frozen=True)
 class AnswerRule:
     """Answer `answer` (or `tool_calls`) when `when` is a substring of the last user message.
 
-    usage: this answer's reported token counts (None: the model script's `usage`).
+    usage: this answer's reported token counts (a `Usage` or a mapping of its fields; None:
+        the model script's `usage`).
     logprobs: per-token log probabilities sent as the choice's `logprobs.content` (None: none).
     """
 
@@ -88,6 +114,9 @@ class AnswerRule:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage | None = None
     logprobs: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "usage", as_usage(self.usage, "AnswerRule.usage"))
 
 
 @dataclass(frozen=True)
@@ -98,7 +127,8 @@ class ModelScript:
     rules: checked in order against the last user message; the first match wins.
     tool_calls: answered (with content null, finish_reason "tool_calls") when the request offers
         `tools` and its last message is not a tool result; rules' tool calls likewise.
-    usage: reported token counts; None estimates all of them.
+    usage: reported token counts (a `Usage`, or a mapping of its fields, converted); None
+        estimates all of them. Raises TypeError naming `ModelScript.usage` for anything else.
     reported_model: the `model` field of responses (a provider-reported version); None echoes
         the model name.
     chunks: how many content chunks a stream has; None streams one chunk per word.
@@ -127,6 +157,7 @@ class ModelScript:
             raise ValueError(f"chunks must be >= 1 or None, got {self.chunks}")
         if self.chunk_delay < 0:
             raise ValueError(f"chunk_delay must be >= 0 seconds, got {self.chunk_delay}")
+        object.__setattr__(self, "usage", as_usage(self.usage, "ModelScript.usage"))
 
 
 def default_scripts() -> dict[str, ModelScript]:
