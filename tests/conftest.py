@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -46,6 +46,24 @@ def provider_server(request: pytest.FixtureRequest) -> Iterator[ProviderServer]:
     scripts = getattr(request, "param", None) or default_scripts()
     with ProviderServer(scripts).running() as server:
         yield server
+
+
+@pytest.fixture
+def litellm_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The models LiteLLM's real `token_counter` was called for, in order (LiteLLM is
+    imported by the fixture, not by this module)."""
+    from modelroute_litellm.tokens import load_litellm
+
+    litellm = load_litellm()
+    real = litellm.token_counter
+    calls: list[str] = []
+
+    def counting(**kwargs: Any) -> int:
+        calls.append(kwargs["model"])
+        return int(real(**kwargs))
+
+    monkeypatch.setattr(litellm, "token_counter", counting)
+    yield calls
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,7 @@ LiteLLM model lookups. The counts must stay exactly LiteLLM's."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from modelroute.catalog import Catalog, ModelInfo
 from modelroute.provider_server import ProviderServer
@@ -26,21 +23,6 @@ TOOL = {
         "parameters": {"type": "object", "properties": {"word": {"type": "string"}}},
     },
 }
-
-
-@pytest.fixture
-def litellm_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The models LiteLLM's real `token_counter` was called for, in order."""
-    litellm = load_litellm()
-    real = litellm.token_counter
-    calls: list[str] = []
-
-    def counting(**kwargs: Any) -> int:
-        calls.append(kwargs["model"])
-        return int(real(**kwargs))
-
-    monkeypatch.setattr(litellm, "token_counter", counting)
-    yield calls
 
 
 def fresh_text() -> str:

@@ -7,7 +7,6 @@ to record which models it counted for."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -22,21 +21,6 @@ from modelroute.token_bound import text_token_bound
 from modelroute.types import Request
 from modelroute_litellm import LiteLLMBackend, litellm_token_counter
 from modelroute_litellm.tokens import clear_token_count_cache, load_litellm
-
-
-@pytest.fixture
-def litellm_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The models LiteLLM's real `token_counter` was called for, in order."""
-    litellm = load_litellm()
-    real = litellm.token_counter
-    calls: list[str] = []
-
-    def counting(**kwargs: Any) -> int:
-        calls.append(kwargs["model"])
-        return int(real(**kwargs))
-
-    monkeypatch.setattr(litellm, "token_counter", counting)
-    yield calls
 
 
 def fresh(words: int) -> str:

@@ -8,6 +8,7 @@ Only the standard library is imported here, so the CLI starts fast.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn
 
 from modelroute.errors import ModelRouteError
@@ -52,3 +53,19 @@ def os_problem(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
     return exc.strerror or str(exc)
+
+
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number >= `minimum` (e.g. `--folds`, `--concurrency`).
+    Raises `argparse.ArgumentTypeError` naming the problem."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+
+    return parse

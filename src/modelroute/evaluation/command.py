@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelroute.cli_errors import whole_number_at_least
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -41,7 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--script", default=None, help="the local server's model script file")
     p.add_argument("--out", default="out/eval", help="folder for results.jsonl and the report")
     p.add_argument(
-        "--concurrency", type=_at_least_one, default=4, help="requests at a time (default 4)"
+        "--concurrency",
+        type=whole_number_at_least(1),
+        default=4,
+        help="requests at a time (default 4)",
     )
     p.add_argument("--judge", default=None, help="a model that grades answers without `expected`")
     p.add_argument(
@@ -167,17 +172,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown)
     err.print(f"HTML report: [bold]{html}[/bold]", highlight=False)
     return 0
-
-
-def _at_least_one(text: str) -> int:
-    """`--concurrency`: a whole number >= 1. Raises `argparse.ArgumentTypeError`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
 
 
 def _share(text: str) -> float:

@@ -12,6 +12,7 @@ import math
 import os
 from pathlib import Path
 
+from modelroute.cli_errors import whole_number_at_least
 from modelroute.errors import ModelRouteError
 
 MAX_QUALITY = 1.5  # a quality target above 150% of the baseline is surely a typo
@@ -58,15 +59,8 @@ def strong_share(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 2 (`--folds`). Raises `argparse.ArgumentTypeError`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
-    return value
+positive_int = whole_number_at_least(2)
+"""A whole number >= 2 (`--folds`). Raises `argparse.ArgumentTypeError`."""
 
 
 def check_out(path: str) -> list[str]:
