@@ -8,7 +8,6 @@ import random
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -215,9 +214,8 @@ class Router:
         """
         from modelroute.config import build_router, load_config
 
-        cfg = config if not isinstance(config, str | os.PathLike | Path) else load_config(config)
         return build_router(
-            load_config(cfg),
+            load_config(config),
             backend=backend,
             clock=clock,
             sinks=sinks,
